@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The iovhost authors
+ */
+
+#ifndef IOVHOST_H
+#define IOVHOST_H
+
+/**
+ * @file
+ * iovhost: a vhost-user back-end for DPDK applications.
+ *
+ * One iovh_dev serves one vhost-user socket. A single control thread per
+ * process owns every socket and back-end channel; the application's poll
+ * threads move packets with iovh_enqueue_burst() and iovh_dequeue_burst(),
+ * which never block and never make a system call except to notify a
+ * front-end that asked for interrupts.
+ *
+ * Virtqueue numbering follows virtio-net: queue pair q uses virtqueue 2q
+ * (front-end RX, filled by iovh_enqueue_burst) and 2q+1 (front-end TX,
+ * drained by iovh_dequeue_burst).
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rte_mbuf;
+struct rte_mempool;
+
+/** Opaque handle of one vhost-user device (one socket). */
+struct iovh_dev;
+
+/** Connect to the socket instead of listening on it. */
+#define IOVH_F_CLIENT		(1ULL << 0)
+/** Offer VIRTIO_F_IOMMU_PLATFORM and translate through the IOTLB. */
+#define IOVH_F_IOMMU		(1ULL << 1)
+/** Accept postcopy live migration. */
+#define IOVH_F_POSTCOPY		(1ULL << 2)
+/** Offer TSO in both directions. */
+#define IOVH_F_TSO		(1ULL << 3)
+/** Dequeue large packets into linear (single-segment) mbufs. */
+#define IOVH_F_LINEARBUF	(1ULL << 4)
+/** Dequeue large packets into mbufs with external buffers. */
+#define IOVH_F_EXTBUF		(1ULL << 5)
+/** Report offloads with the legacy mbuf flags. */
+#define IOVH_F_LEGACY_OL	(1ULL << 6)
+
+/** Most queue pairs one device may have. */
+#define IOVH_MAX_QUEUE_PAIRS 128
+
+/**
+ * Application callbacks. All are called from the control thread, one at a
+ * time, and must return quickly: while one runs, no socket is served.
+ */
+struct iovh_ops {
+	/**
+	 * The front-end finished setting up the device: memory is mapped and
+	 * the first queue pair is ready. Return 0 to accept it.
+	 */
+	int (*new_device)(struct iovh_dev *dev, void *arg);
+	/**
+	 * The device stopped (ring stop, reset or disconnect). When this
+	 * returns, the application must not call the burst functions for it
+	 * until new_device is called again (calls are harmless but return 0).
+	 */
+	void (*destroy_device)(struct iovh_dev *dev, void *arg);
+	/** A virtqueue was enabled or disabled by the front-end. */
+	void (*vring_state_changed)(struct iovh_dev *dev, uint16_t vq,
+			bool enabled, void *arg);
+};
+
+/** How to create a device. */
+struct iovh_dev_conf {
+	const char *path;		/**< Unix socket path. */
+	uint64_t flags;			/**< IOVH_F_* */
+	uint16_t max_queue_pairs;	/**< 1 .. IOVH_MAX_QUEUE_PAIRS */
+	int numa_node;			/**< For per-queue memory; SOCKET_ID_ANY ok. */
+	uint16_t mtu;			/**< Offered with NET_MTU; 0: not offered. */
+	const struct iovh_ops *ops;	/**< May be NULL. */
+	void *arg;			/**< Passed to every callback. */
+};
+
+/**
+ * Create a device and start serving its socket: a server listens at once
+ * (a stale socket file left by a dead process is replaced), a client
+ * connects and keeps retrying with back-off until a front-end listens.
+ *
+ * Thread-safety: may be called from any thread; serialised internally.
+ *
+ * @return the device, or NULL with rte_errno set (EINVAL, EEXIST, ENOMEM, or
+ *   the errno of the failing socket call); the reason is logged.
+ */
+struct iovh_dev *iovh_dev_create(const struct iovh_dev_conf *conf);
+
+/**
+ * Disconnect the front-end, stop serving the socket (a server's socket file
+ * is removed) and free the device. destroy_device is called first if the
+ * device was running.
+ *
+ * Thread-safety: any thread but the control thread (so not from a callback).
+ * The application's poll threads must have stopped calling the burst
+ * functions for this device.
+ */
+void iovh_dev_destroy(struct iovh_dev *dev);
+
+/**
+ * Move packets from the application to the front-end (virtqueue @p vq, an
+ * even index). The mbufs that were enqueued are copied; the caller still
+ * owns all of them and frees them.
+ *
+ * Thread-safety: lock-free; one thread at a time per virtqueue.
+ *
+ * @return how many of @p pkts were delivered (the first n).
+ */
+uint16_t iovh_enqueue_burst(struct iovh_dev *dev, uint16_t vq,
+		struct rte_mbuf **pkts, uint16_t count);
+
+/**
+ * Receive packets the front-end sent on virtqueue @p vq (an odd index) into
+ * mbufs allocated from @p mp.
+ *
+ * Thread-safety: lock-free; one thread at a time per virtqueue.
+ *
+ * @return how many mbufs were stored in @p pkts.
+ */
+uint16_t iovh_dequeue_burst(struct iovh_dev *dev, uint16_t vq,
+		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count);
+
+/** Per-virtqueue counters kept by the library. */
+struct iovh_vq_stats {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t dropped;	/**< Packets lost: no room or bad chain. */
+	uint64_t bad_desc;	/**< Descriptor chains rejected as invalid. */
+	uint64_t notifications;	/**< Calls made to the front-end. */
+};
+
+/**
+ * Read a virtqueue's counters.
+ * Thread-safety: any thread; values may be one burst old.
+ * @return 0, or -EINVAL for a bad index.
+ */
+int iovh_vq_stats_get(const struct iovh_dev *dev, uint16_t vq,
+		struct iovh_vq_stats *stats);
+
+/**
+ * Reset a virtqueue's counters. Thread-safety: any thread; a concurrent
+ * burst's counts may survive the reset.
+ */
+int iovh_vq_stats_reset(struct iovh_dev *dev, uint16_t vq);
+
+/**
+ * Features negotiated with the current front-end (0 when none is connected).
+ * Thread-safety: any thread.
+ */
+uint64_t iovh_dev_features(const struct iovh_dev *dev);
+
+/**
+ * Number of virtqueues the current front-end has set up.
+ * Thread-safety: any thread.
+ */
+uint16_t iovh_dev_nb_vrings(const struct iovh_dev *dev);
+
+/**
+ * Whether the front-end has enabled virtqueue @p vq. Thread-safety: any.
+ */
+bool iovh_vq_enabled(const struct iovh_dev *dev, uint16_t vq);
+
+/** MTU the front-end set with NET_SET_MTU (0 when not set). */
+uint16_t iovh_dev_mtu(const struct iovh_dev *dev);
+
+/** The socket path of @p dev. */
+const char *iovh_dev_path(const struct iovh_dev *dev);
+
+/**
+ * Ask the front-end for (enable) or against (disable) kicks on @p vq.
+ * Thread-safety: the thread that polls @p vq.
+ * @return 0, or -EINVAL.
+ */
+int iovh_vq_notify_enable(struct iovh_dev *dev, uint16_t vq, bool enable);
+
+/**
+ * The kick eventfd of @p vq (for interrupt mode), or -1.
+ * Thread-safety: any thread; the fd is valid while the device runs.
+ */
+int iovh_vq_kickfd(const struct iovh_dev *dev, uint16_t vq);
+
+/** Library version string, e.g. "iovhost 0.1.0". */
+const char *iovh_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOVHOST_H */

@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The iovhost authors
+ */
+
+#ifndef IOVH_VHOST_H
+#define IOVH_VHOST_H
+
+/**
+ * @file
+ * Internal state shared by the control thread and the poll threads.
+ *
+ * Concurrency contract (the one rule every file relies on):
+ *
+ *  - The control thread is the only writer of device and virtqueue set-up
+ *    state (ring addresses, memory table, fds, features, log).
+ *  - A poll thread reads that state only between
+ *    rte_rcu_qsbr_thread_online(dev->qsbr, vq) and ..._offline(), and only
+ *    after a load-acquire of vq->ready that returned 1.
+ *  - Before changing anything a poll thread may read, the control thread
+ *    clears vq->ready (store-release) and waits with iovh_dev_quiesce()
+ *    until every virtqueue is offline or has reported a later quiescent
+ *    state. From then on no poll thread holds an old pointer, so mappings
+ *    can be unmapped and fds closed. Setting vq->ready back to 1 is a
+ *    store-release that publishes the new state.
+ *
+ * Poll threads go offline at the end of every burst, so a thread that stops
+ * polling never holds up the control thread.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <rte_common.h>
+#include <rte_log.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_branch_prediction.h>
+
+#include "iovhost.h"
+#include "vhost_user.h"
+
+extern int iovh_logtype_config;
+extern int iovh_logtype_data;
+
+#define IOVH_LOG_CONFIG(level, fmt, ...) \
+	rte_log(RTE_LOG_ ## level, iovh_logtype_config, \
+		"IOVHOST_CONFIG: " fmt "\n", ##__VA_ARGS__)
+#define IOVH_LOG_DATA(level, fmt, ...) \
+	rte_log(RTE_LOG_ ## level, iovh_logtype_data, \
+		"IOVHOST_DATA: " fmt "\n", ##__VA_ARGS__)
+
+#define IOVH_MAX_VRING (IOVH_MAX_QUEUE_PAIRS * 2)
+/** Memory slots offered with CONFIGURE_MEM_SLOTS. */
+#define IOVH_MAX_MEM_SLOTS 32
+/** Longest descriptor chain followed (including indirect tables). */
+#define IOVH_MAX_CHAIN 1024
+/** Used-ring entries buffered per burst before they are written. */
+#define IOVH_SHADOW_USED 512
+
+/** One guest memory region, mapped. */
+struct iovh_mem_region {
+	uint64_t gpa;		/**< Guest-physical start. */
+	uint64_t size;		/**< Bytes. */
+	uint64_t fva;		/**< Front-end virtual address of gpa. */
+	uint64_t hva;		/**< Our virtual address of gpa. */
+	void *mmap_addr;	/**< What mmap() returned. */
+	uint64_t mmap_size;	/**< What was mapped (size + offset). */
+	int fd;			/**< Kept open while mapped. */
+};
+
+/**
+ * A memory table: regions sorted by gpa. Immutable once published in
+ * dev->mem; replaced as a whole by the control thread (see the contract).
+ */
+struct iovh_mem {
+	uint32_t nregions;
+	struct iovh_mem_region r[IOVH_MAX_MEM_SLOTS];
+};
+
+/**
+ * Translate guest-physical @p gpa to a host pointer. @p len is trimmed to
+ * what is contiguous in the region found. @p hint keeps the index of the
+ * last region that matched, so the common case is one compare.
+ *
+ * @return the host address, or 0 when gpa is not guest memory.
+ */
+static __rte_always_inline uint64_t
+iovh_gpa_to_hva(const struct iovh_mem *mem, uint64_t gpa, uint64_t *len,
+		uint32_t *hint)
+{
+	const struct iovh_mem_region *r;
+	uint32_t i, lo, hi;
+	uint64_t off;
+
+	r = &mem->r[*hint];
+	/* Unsigned wrap makes one compare cover "below start" too. */
+	off = gpa - r->gpa;
+	if (likely(*hint < mem->nregions && off < r->size))
+		goto found;
+	lo = 0;
+	hi = mem->nregions;
+	while (lo < hi) {
+		i = (lo + hi) / 2;
+		r = &mem->r[i];
+		if (gpa < r->gpa) {
+			hi = i;
+		} else if (gpa - r->gpa >= r->size) {
+			lo = i + 1;
+		} else {
+			*hint = i;
+			off = gpa - r->gpa;
+			goto found;
+		}
+	}
+	return 0;
+found:
+	if (*len > r->size - off)
+		*len = r->size - off;
+	return r->hva + off;
+}
+
+/** Translate a front-end virtual address (ring addresses); 0 if unmapped. */
+uint64_t iovh_fva_to_hva(const struct iovh_mem *mem, uint64_t fva,
+		uint64_t *len);
+/** Translate a front-end virtual address to guest-physical; 0 if none. */
+uint64_t iovh_fva_to_gpa(const struct iovh_mem *mem, uint64_t fva);
+
+/** Per-virtqueue statistics, written by the poll thread only. */
+struct iovh_vq_counters {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t dropped;
+	uint64_t bad_desc;
+	uint64_t notifications;
+};
+
+struct iovh_dev;
+
+/** A split virtqueue. Hot fields first. */
+struct iovh_vq {
+	/* --- read by the poll thread --- */
+	uint8_t ready;		/**< Poll path may use this queue. */
+	uint8_t event_idx;	/**< VIRTIO_RING_F_EVENT_IDX negotiated. */
+	uint8_t mrg_rxbuf;	/**< VIRTIO_NET_F_MRG_RXBUF negotiated. */
+	uint8_t log_used;	/**< Log used-ring writes (LOG_ALL + F_LOG). */
+	uint16_t size;		/**< Ring size, a power of two. */
+	uint16_t hdr_len;	/**< virtio-net header length: 10 or 12. */
+	uint16_t last_avail_idx;
+	uint16_t last_used_idx;
+	uint16_t signalled_used;
+	uint8_t signalled_used_valid;
+	uint8_t notify_off;	/**< Application asked for no kicks. */
+	uint32_t mem_hint;	/**< Last region that translated. */
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	struct iovh_dev *dev;
+	int callfd;		/**< -1: none. */
+	int kickfd;		/**< -1: none. */
+	uint64_t log_guest_addr;	/**< GPA of the used ring, for the log. */
+	uint16_t shadow_count;
+	uint16_t index;		/**< Virtqueue index in the device. */
+	struct iovh_vq_counters stats;
+	struct vring_used_elem shadow[IOVH_SHADOW_USED];
+
+	/* --- control thread only --- */
+	uint8_t enabled;	/**< SET_VRING_ENABLE (or legacy kick). */
+	uint8_t addr_set;	/**< SET_VRING_ADDR received. */
+	uint8_t kick_set;	/**< SET_VRING_KICK received. */
+	uint8_t started;	/**< Between SET_VRING_KICK and GET_VRING_BASE. */
+	struct vhu_vring_addr addr;	/**< As received, for re-translation. */
+	int errfd;
+} __rte_cache_aligned;
+
+/** Where the connection state of a device stands. */
+enum iovh_conn_state {
+	IOVH_CONN_NONE = 0,	/**< No front-end. */
+	IOVH_CONN_ACTIVE,	/**< A front-end is connected. */
+};
+
+struct iovh_conn;
+
+/** One vhost-user device: one socket, at most one front-end at a time. */
+struct iovh_dev {
+	/* --- read by poll threads --- */
+	struct iovh_mem *mem;		/**< RCU-protected; see contract. */
+	struct rte_rcu_qsbr *qsbr;	/**< One reader slot per virtqueue. */
+	uint8_t *log_base;		/**< Dirty bitmap, or NULL. */
+	uint64_t log_size;		/**< Bytes in the bitmap. */
+	uint8_t log_on;			/**< VHOST_F_LOG_ALL and a log. */
+	uint8_t running;		/**< new_device accepted. */
+	uint64_t features;		/**< Negotiated. */
+	struct iovh_vq *vq[IOVH_MAX_VRING];	/**< Allocated at create. */
+
+	/* --- control thread (and create/destroy) --- */
+	char path[108];
+	uint64_t flags;			/**< IOVH_F_* */
+	uint16_t max_queue_pairs;
+	uint16_t nr_vring;		/**< Highest set-up index + 1. */
+	uint16_t mtu;			/**< Offered MTU. */
+	uint16_t guest_mtu;		/**< From NET_SET_MTU. */
+	int numa_node;
+	const struct iovh_ops *ops;
+	void *arg;
+	uint64_t offered_features;
+	uint64_t offered_protocol;
+	uint64_t protocol_features;	/**< Negotiated. */
+	uint8_t features_set;
+	uint8_t owner_set;
+	uint8_t status;			/**< SET_STATUS value. */
+	uint16_t max_mem_slots;
+	void *log_mmap;			/**< The log mapping as mmap()ed. */
+	uint64_t log_mmap_size;
+	int backend_fd;			/**< Back-end channel, or -1. */
+	struct iovh_conn *conn;		/**< Owned by the control thread. */
+	int listen_fd;			/**< Server socket, or -1. */
+	uint32_t reconnect_ms;		/**< Client back-off. */
+	uint64_t reconnect_at;		/**< Client: next attempt (ms). */
+	uint8_t destroying;
+};
+
+/** Whether @p bit of the negotiated features is set. */
+static __rte_always_inline bool
+iovh_has_feature(const struct iovh_dev *dev, unsigned int bit)
+{
+	return (dev->features >> bit) & 1;
+}
+
+/* ---- dev.c ---- */
+
+/**
+ * Wait until no poll thread can still use state published before this
+ * call. Control thread only. Returns after every virtqueue went offline or
+ * passed a quiescent point; a burst takes microseconds.
+ */
+void iovh_dev_quiesce(struct iovh_dev *dev);
+
+/** Clear ready on every virtqueue, then quiesce. Control thread only. */
+void iovh_dev_pause(struct iovh_dev *dev);
+
+/**
+ * Recompute every virtqueue's ready flag from its set-up state and publish
+ * it; start or stop the device (new_device/destroy_device) accordingly.
+ */
+void iovh_dev_update_ready(struct iovh_dev *dev);
+
+/** Stop the device (destroy_device if running) and pause all queues. */
+void iovh_dev_stop(struct iovh_dev *dev);
+
+/**
+ * Drop everything a front-end set up: rings, fds, memory, log, features.
+ * Called on RESET_OWNER and on disconnect. Control thread only.
+ */
+void iovh_dev_reset(struct iovh_dev *dev);
+
+/** Recompute vq hot flags (hdr_len, event_idx, mrg_rxbuf) from features. */
+void iovh_dev_apply_features(struct iovh_dev *dev);
+
+/**
+ * Translate a virtqueue's ring addresses with the current memory table.
+ * @return 0, or -1 (logged) when a ring is not inside guest memory.
+ */
+int iovh_vq_translate_rings(struct iovh_dev *dev, struct iovh_vq *vq);
+
+/** Close a vq's kick/call/err fds (after quiesce). */
+void iovh_vq_close_fds(struct iovh_vq *vq);
+
+/* ---- mem.c ---- */
+
+/** Unmap and free a memory table (after quiesce). NULL is fine. */
+void iovh_mem_free(struct iovh_mem *mem);
+
+/**
+ * Map one region described by @p reg from @p fd, checking the fd's real
+ * size first. On success the region owns fd.
+ * @return 0, or -1 (logged; fd not closed).
+ */
+int iovh_mem_region_map(struct iovh_mem_region *r,
+		const struct vhu_mem_region *reg, int fd);
+
+/** Unmap one region and close its fd. */
+void iovh_mem_region_unmap(struct iovh_mem_region *r);
+
+/**
+ * Check a candidate region against a table: non-empty, no wrap, no overlap
+ * (guest-physical or front-end virtual) with regions already there.
+ * @return NULL if fine, else a short reason for the log.
+ */
+const char *iovh_mem_region_check(const struct iovh_mem *mem,
+		const struct vhu_mem_region *reg);
+
+/** Insert a mapped region keeping the table sorted. Caller checked room. */
+void iovh_mem_insert(struct iovh_mem *mem, const struct iovh_mem_region *r);
+
+/* ---- dirty_log.c / inline ---- */
+
+#define IOVH_LOG_PAGE 4096
+
+/**
+ * Mark guest-physical [gpa, gpa + len) dirty. The bitmap is shared with a
+ * front-end that reads and clears it concurrently, so bits are set with an
+ * atomic OR (relaxed: the front-end syncs through the ring protocol).
+ * Pages past the end of the bitmap are ignored.
+ */
+static __rte_always_inline void
+iovh_log_write(struct iovh_dev *dev, uint64_t gpa, uint64_t len)
+{
+	uint64_t page, last;
+
+	if (likely(!dev->log_on) || len == 0)
+		return;
+	page = gpa / IOVH_LOG_PAGE;
+	/* len > 0, so gpa + len - 1 is the last byte written (inclusive). */
+	last = (gpa + (len - 1)) / IOVH_LOG_PAGE;
+	if (last < page)
+		last = UINT64_MAX / IOVH_LOG_PAGE;	/* range wrapped */
+	for (; page <= last; page++) {
+		if (page / 8 >= dev->log_size)
+			break;
+		__atomic_fetch_or(&dev->log_base[page / 8],
+				(uint8_t)(1u << (page % 8)), __ATOMIC_RELAXED);
+	}
+}
+
+/** Log a write into the used ring of @p vq at byte @p offset. */
+static __rte_always_inline void
+iovh_log_used(struct iovh_vq *vq, uint64_t offset, uint64_t len)
+{
+	if (unlikely(vq->log_used))
+		iovh_log_write(vq->dev, vq->log_guest_addr + offset, len);
+}
+
+/* ---- notify ---- */
+
+/**
+ * Tell the front-end that used entries were added, if it wants to know
+ * (EVENT_IDX used_event or the NO_INTERRUPT flag). Poll thread only.
+ * The used index must already be published.
+ */
+void iovh_vq_notify(struct iovh_vq *vq);
+
+/* ---- split_ring.c ---- */
+
+uint16_t iovh_split_enqueue(struct iovh_dev *dev, struct iovh_vq *vq,
+		struct rte_mbuf **pkts, uint16_t count);
+uint16_t iovh_split_dequeue(struct iovh_dev *dev, struct iovh_vq *vq,
+		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count);
+
+#endif /* IOVH_VHOST_H */
