@@ -180,6 +180,13 @@ enum iovh_conn_state {
 
 struct iovh_conn;
 
+/** An fd the control thread watches, and whose it is. */
+struct iovh_ev {
+	int fd;			/**< -1 when not registered. */
+	uint8_t kind;		/**< enum in ctrl.c */
+	struct iovh_dev *dev;
+};
+
 /** One vhost-user device: one socket, at most one front-end at a time. */
 struct iovh_dev {
 	/* --- read by poll threads --- */
@@ -214,9 +221,15 @@ struct iovh_dev {
 	int backend_fd;			/**< Back-end channel, or -1. */
 	struct iovh_conn *conn;		/**< Owned by the control thread. */
 	int listen_fd;			/**< Server socket, or -1. */
+	struct iovh_ev ev_listen;	/**< Listen or connect in progress. */
+	struct iovh_ev ev_conn;		/**< The front-end connection. */
+	struct iovh_ev ev_backend;	/**< The back-end channel. */
+	uint64_t rarp_mac;		/**< SEND_RARP, low 6 bytes. */
+	uint64_t connections;		/**< Front-ends served so far. */
 	uint32_t reconnect_ms;		/**< Client back-off. */
 	uint64_t reconnect_at;		/**< Client: next attempt (ms). */
 	uint8_t destroying;
+	struct iovh_dev *next;		/**< Control thread's device list. */
 };
 
 /** Whether @p bit of the negotiated features is set. */

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The iovhost authors
+ */
+
+#include <errno.h>
+
+#include <rte_mbuf.h>
+
+#include "vhost.h"
+
+/*
+ * Every burst is one QSBR read-side section on the virtqueue's own reader
+ * slot. Going offline at the end (rather than reporting quiescence and
+ * staying online) means an lcore that stops polling never holds up the
+ * control thread. The cost is one full fence per burst, inside online().
+ */
+static __rte_always_inline struct iovh_vq *
+burst_begin(struct iovh_dev *dev, uint16_t vq_idx)
+{
+	struct iovh_vq *vq;
+
+	if (unlikely(vq_idx >= dev->max_queue_pairs * 2u))
+		return NULL;
+	vq = dev->vq[vq_idx];
+	rte_rcu_qsbr_thread_online(dev->qsbr, vq_idx);
+	/* Acquire pairs with the release in iovh_dev_update_ready(). */
+	if (unlikely(!__atomic_load_n(&vq->ready, __ATOMIC_ACQUIRE))) {
+		rte_rcu_qsbr_thread_offline(dev->qsbr, vq_idx);
+		return NULL;
+	}
+	return vq;
+}
+
+uint16_t
+iovh_enqueue_burst(struct iovh_dev *dev, uint16_t vq_idx,
+		struct rte_mbuf **pkts, uint16_t count)
+{
+	struct iovh_vq *vq;
+	uint16_t n;
+
+	if (unlikely((vq_idx & 1) != 0 || count == 0))
+		return 0;
+	vq = burst_begin(dev, vq_idx);
+	if (vq == NULL)
+		return 0;
+	n = iovh_split_enqueue(dev, vq, pkts, count);
+	rte_rcu_qsbr_thread_offline(dev->qsbr, vq_idx);
+	return n;
+}
+
+uint16_t
+iovh_dequeue_burst(struct iovh_dev *dev, uint16_t vq_idx,
+		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count)
+{
+	struct iovh_vq *vq;
+	uint16_t n;
+
+	if (unlikely((vq_idx & 1) == 0 || count == 0))
+		return 0;
+	vq = burst_begin(dev, vq_idx);
+	if (vq == NULL)
+		return 0;
+	n = iovh_split_dequeue(dev, vq, mp, pkts, count);
+	rte_rcu_qsbr_thread_offline(dev->qsbr, vq_idx);
+	return n;
+}
+
+int
+iovh_vq_stats_get(const struct iovh_dev *dev, uint16_t vq,
+		struct iovh_vq_stats *stats)
+{
+	const struct iovh_vq_counters *c;
+
+	if (vq >= dev->max_queue_pairs * 2u || stats == NULL)
+		return -EINVAL;
+	c = &dev->vq[vq]->stats;
+	stats->packets = __atomic_load_n(&c->packets, __ATOMIC_RELAXED);
+	stats->bytes = __atomic_load_n(&c->bytes, __ATOMIC_RELAXED);
+	stats->dropped = __atomic_load_n(&c->dropped, __ATOMIC_RELAXED);
+	stats->bad_desc = __atomic_load_n(&c->bad_desc, __ATOMIC_RELAXED);
+	stats->notifications = __atomic_load_n(&c->notifications,
+			__ATOMIC_RELAXED);
+	return 0;
+}
+
+int
+iovh_vq_stats_reset(struct iovh_dev *dev, uint16_t vq)
+{
+	struct iovh_vq_counters *c;
+
+	if (vq >= dev->max_queue_pairs * 2u)
+		return -EINVAL;
+	c = &dev->vq[vq]->stats;
+	__atomic_store_n(&c->packets, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->bytes, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->dropped, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->bad_desc, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->notifications, 0, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int
+iovh_vq_notify_enable(struct iovh_dev *dev, uint16_t vq_idx, bool enable)
+{
+	struct iovh_vq *vq;
+
+	if (vq_idx >= dev->max_queue_pairs * 2u)
+		return -EINVAL;
+	vq = dev->vq[vq_idx];
+	vq->notify_off = !enable;
+	vq = burst_begin(dev, vq_idx);
+	if (vq == NULL)
+		return 0;
+	/* Without EVENT_IDX the flag is the whole story; with it, the
+	 * dequeue path keeps avail_event current while notify_off is 0. */
+	if (!vq->event_idx) {
+		uint16_t f = enable ? 0 : VRING_USED_F_NO_NOTIFY;
+
+		__atomic_store_n(&vq->used->flags, f, __ATOMIC_RELAXED);
+		iovh_log_used(vq, 0, sizeof(vq->used->flags));
+	}
+	rte_rcu_qsbr_thread_offline(dev->qsbr, vq_idx);
+	return 0;
+}
+
+const char *
+iovh_version(void)
+{
+	return "iovhost " IOVH_VERSION;
+}
