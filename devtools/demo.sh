@@ -1,0 +1,264 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright(c) 2026 The iovhost authors
+#
+# Loopback demo: one dpdk-testpmd process runs a vhost-user port (port 0)
+# and DPDK's virtio-user front-end (port 1) connected to it through a unix
+# socket, and forwards 64-byte packets around the loop with io forwarding
+# on one core. It does this first with iovhost (loaded with -d) and then
+# with Debian's stock net_vhost, the same way, and prints the packet rates
+# side by side.
+#
+# Both runs use the same steps: start testpmd with only the vhost port,
+# stop it, hot-plug the virtio-user port, start both, inject one burst per
+# port (start tx_first), warm up, and measure RX packets between two
+# "show port stats" snapshots. After stopping, the RX and TX counters of
+# the two ports are checked against each other: every packet one side
+# sent, the other received, give or take what was still in the ring.
+#
+# Installs and builds first (devtools/setup.sh, devtools/build.sh). Root.
+#
+# Usage: devtools/demo.sh [--seconds N] [--warmup N] [--only ours|stock]
+#                         [--no-setup]
+#   --seconds N   measure for N seconds per driver (default 10)
+#   --warmup N    forward N seconds before measuring (default 2)
+#   --only WHICH  run only iovhost (ours) or only the stock driver
+#   --no-setup    do not install or build; use the existing build
+#
+# Environment: IOVH_BUILD_DIR (default build). Logs are kept in
+# <build>/demo/.
+
+set -euo pipefail
+
+# shellcheck source=devtools/common.sh
+. "$(dirname "$(realpath "$0")")/common.sh"
+
+# Most packets the two ends of the loop may disagree on after a stop: what
+# can sit in the rings and in one forwarding burst per port.
+readonly SLACK=1024
+
+SOCK_DIR=
+PREFIX=
+
+# Stop what a failed run may have left.
+cleanup_run()
+{
+	iovh_tp_kill
+	[[ -z $PREFIX ]] || iovh_dpdk_cleanup "$PREFIX"
+	PREFIX=
+}
+
+cleanup()
+{
+	cleanup_run
+	[[ -z $SOCK_DIR ]] || rm -rf "$SOCK_DIR"
+}
+
+# Read a testpmd log; print "key value" lines:
+#   nic_rx_P_N / nic_tx_P_N  RX/TX-packets of port P in its N-th port stats
+#   fwd_rx_P / fwd_tx_P      RX/TX-packets of port P in the forward stats
+parse_log()
+{
+	awk '
+	/NIC statistics for port / {
+		p = $0
+		sub(/.*NIC statistics for port /, "", p)
+		sub(/[^0-9].*/, "", p)
+		n[p]++
+		where = "nic_"; tag = "_" p "_" n[p]
+		next
+	}
+	/Forward statistics for port / {
+		p = $0
+		sub(/.*Forward statistics for port /, "", p)
+		sub(/[^0-9].*/, "", p)
+		where = "fwd_"; tag = "_" p
+		next
+	}
+	/Accumulated forward statistics/ { where = ""; next }
+	/^ *#+ *$|^ *-+ *$/ { where = ""; next }
+	where != "" && $1 == "RX-packets:" { print where "rx" tag, $2 }
+	where != "" && $1 == "TX-packets:" { print where "tx" tag, $2 }
+	' "$1"
+}
+
+# Run the loopback once. $1: label (ours|stock); the rest: extra EAL args.
+# Sets RESULT_MPPS0, RESULT_MPPS1; returns non-zero on any failed check.
+run_loop()
+{
+	local label=$1
+	shift
+	local log=$LOG_DIR/$label.log
+	local sock=$SOCK_DIR/vh-$label.sock
+	PREFIX=iovh-demo-$$-$label
+	RESULT_MPPS0=
+	RESULT_MPPS1=
+
+	info "[$label] starting testpmd (log: $log)"
+	local limit=$((WARMUP + SECONDS_RUN + 120))
+	iovh_tp_start "$log" "$limit" \
+		-l 0-1 --no-pci --single-file-segments --iova-mode=va \
+		--file-prefix="$PREFIX" "$@" \
+		--vdev "net_vhost0,iface=$sock" \
+		-- -i --forward-mode=io --nb-cores=1 --txpkts=64 ||
+		{ warn "[$label] testpmd did not start"; return 1; }
+
+	if [[ $label == ours ]]; then
+		grep -q "iovhost $IOVH_VERSION" "$log" || {
+			warn "[$label] no 'iovhost $IOVH_VERSION' probe line: our PMD did not take net_vhost0"
+			return 1
+		}
+	else
+		! grep -q "iovhost $IOVH_VERSION" "$log" || {
+			warn "[$label] iovhost probed in the stock run"
+			return 1
+		}
+	fi
+
+	iovh_tp_cmd "port stop all" || return 1
+	iovh_tp_cmd "port attach net_virtio_user0,path=$sock" || return 1
+	grep -q 'Port 1 is attached' "$log" || {
+		warn "[$label] virtio-user port did not attach; see $log"
+		return 1
+	}
+	iovh_tp_cmd "port start all" || return 1
+	iovh_tp_cmd "start tx_first" || return 1
+	sleep "$WARMUP"
+	local t0 t1
+	t0=$(date +%s.%N)
+	iovh_tp_cmd "show port stats all" || return 1
+	sleep "$SECONDS_RUN"
+	t1=$(date +%s.%N)
+	iovh_tp_cmd "show port stats all" || return 1
+	iovh_tp_cmd "stop" || return 1
+	# Counters are frozen now: a third snapshot for the conservation check.
+	iovh_tp_cmd "show port stats all" || return 1
+	iovh_tp_quit || warn "[$label] testpmd exited with status $?"
+	iovh_dpdk_cleanup "$PREFIX"
+	PREFIX=
+
+	local -A v=()
+	local k x
+	while read -r k x; do
+		v[$k]=$x
+	done < <(parse_log "$log")
+	for k in nic_rx_0_1 nic_rx_1_1 nic_rx_0_2 nic_rx_1_2 \
+		nic_rx_0_3 nic_tx_0_3 nic_rx_1_3 nic_tx_1_3 \
+		fwd_rx_0 fwd_tx_0 fwd_rx_1 fwd_tx_1; do
+		[[ ${v[$k]:-} =~ ^[0-9]+$ ]] || {
+			warn "[$label] cannot read $k from $log"
+			return 1
+		}
+	done
+
+	RESULT_MPPS0=$(awk -v a="${v[nic_rx_0_1]}" -v b="${v[nic_rx_0_2]}" \
+		-v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.2f", (b - a) / (t1 - t0) / 1e6 }')
+	RESULT_MPPS1=$(awk -v a="${v[nic_rx_1_1]}" -v b="${v[nic_rx_1_2]}" \
+		-v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.2f", (b - a) / (t1 - t0) / 1e6 }')
+
+	local ok=0
+	# Packets must have kept flowing until the end of the window.
+	if ((v[nic_rx_0_2] <= v[nic_rx_0_1] || v[nic_rx_1_2] <= v[nic_rx_1_1])); then
+		warn "[$label] no packets received during the measurement"
+		ok=1
+	fi
+	# Port 0 sends what port 1 receives and back.
+	local what a b
+	for what in "nic_tx_0_3 nic_rx_1_3" "nic_tx_1_3 nic_rx_0_3" \
+		"fwd_tx_0 fwd_rx_1" "fwd_tx_1 fwd_rx_0"; do
+		read -r a b <<<"$what"
+		local d=$((v[$a] - v[$b]))
+		((d < 0)) && d=$((-d))
+		if ((d > SLACK)); then
+			warn "[$label] $a=${v[$a]} but $b=${v[$b]}: $d packets unaccounted for"
+			ok=1
+		fi
+	done
+	info "[$label] port 0: rx ${v[fwd_rx_0]} tx ${v[fwd_tx_0]};" \
+		"port 1: rx ${v[fwd_rx_1]} tx ${v[fwd_tx_1]}"
+	return $ok
+}
+
+main()
+{
+	SECONDS_RUN=${IOVH_DEMO_SECONDS:-10}
+	WARMUP=2
+	local only='' setup=1
+	while (($#)); do
+		case $1 in
+		--seconds) SECONDS_RUN=${2:-}; shift ;;
+		--warmup) WARMUP=${2:-}; shift ;;
+		--only) only=${2:-}; shift ;;
+		--no-setup) setup=0 ;;
+		-h|--help)
+			sed -n '/^# Usage:/,/^# Environment/p' "$0" | sed 's/^# \{0,1\}//'
+			exit 0
+			;;
+		*) die "unknown argument $1 (see --help)" ;;
+		esac
+		shift
+	done
+	[[ $SECONDS_RUN =~ ^[1-9][0-9]*$ ]] || die "--seconds needs a positive number"
+	[[ $WARMUP =~ ^[0-9]+$ ]] || die "--warmup needs a number"
+	[[ -z $only || $only == ours || $only == stock ]] || die "--only takes ours or stock"
+	iovh_is_root || die "the demo needs root (hugepages, /run): run it with sudo"
+
+	if ((setup)); then
+		"$IOVH_ROOT/devtools/setup.sh"
+		"$IOVH_ROOT/devtools/build.sh" --no-setup
+	else
+		iovh_hugepages 1024
+	fi
+	IOVH_VERSION=$(tr -d '[:space:]' <"$IOVH_ROOT/VERSION")
+
+	local build plugin=
+	build=$(iovh_build_dir)
+	LOG_DIR=$build/demo
+	mkdir -p "$LOG_DIR"
+	if [[ $only != stock ]]; then
+		plugin=$(iovh_plugin_path "$build")
+	fi
+	SOCK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/iovh-demo.XXXXXX")
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+
+	local rc=0 ours0='' ours1='' stock0='' stock1=''
+	if [[ $only != stock ]]; then
+		if run_loop ours -d "$plugin"; then
+			ours0=$RESULT_MPPS0 ours1=$RESULT_MPPS1
+		else
+			warn "iovhost run failed; log: $LOG_DIR/ours.log"
+			rc=1
+		fi
+		cleanup_run
+	fi
+	if [[ $only != ours ]]; then
+		if run_loop stock; then
+			stock0=$RESULT_MPPS0 stock1=$RESULT_MPPS1
+		else
+			warn "stock run failed; log: $LOG_DIR/stock.log"
+			rc=1
+		fi
+		cleanup_run
+	fi
+
+	echo
+	echo "Loopback vhost-user <-> virtio-user, io forwarding, 1 core," \
+		"64-byte packets, ${SECONDS_RUN}s:"
+	printf '  %-22s %12s %12s\n' driver "port0 Mpps" "port1 Mpps"
+	[[ $only == stock ]] ||
+		printf '  %-22s %12s %12s\n' "iovhost $IOVH_VERSION" "${ours0:-FAIL}" "${ours1:-FAIL}"
+	[[ $only == ours ]] ||
+		printf '  %-22s %12s %12s\n' "stock net_vhost" "${stock0:-FAIL}" "${stock1:-FAIL}"
+	if [[ -n $ours0 && -n $stock0 ]]; then
+		awk -v a="$ours0" -v b="$ours1" -v c="$stock0" -v d="$stock1" \
+			'BEGIN { if (c + d > 0) printf "  ratio ours/stock: %.2f\n", (a + b) / (c + d) }'
+	fi
+	echo "  logs: $LOG_DIR"
+	if ((rc)); then
+		echo "demo: FAILED" >&2
+	fi
+	return $rc
+}
+
+main "$@"

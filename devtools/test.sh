@@ -1,0 +1,166 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright(c) 2026 The iovhost authors
+#
+# The test command: installs what is missing, reserves hugepages, fetches
+# the DPDK driver-SDK headers, builds, runs the unit suites (meson test)
+# and then the integration tests (tests/run.sh), and ends with one line:
+#
+#   N passed, N failed
+#
+# counting every meson test and every integration test. Exits non-zero if
+# anything failed or if no test ran. Run as root.
+#
+# Usage: devtools/test.sh [--no-setup] [--unit-only | --integration-only]
+#                         [-- MESON_TEST_ARG...]
+#   --no-setup          do not install packages or fetch headers
+#   --unit-only         skip tests/run.sh
+#   --integration-only  skip meson test
+#   MESON_TEST_ARG      passed to meson test, e.g. --suite fast
+#
+# Environment: IOVH_BUILD_DIR (default build); IOVH_INTEGRATION_TIMEOUT
+# (seconds for tests/run.sh, default 3600). tests/run.sh gets IOVH_ROOT,
+# IOVH_BUILD_DIR (absolute) and IOVH_PLUGIN (a path EAL accepts for -d).
+
+set -euo pipefail
+
+# shellcheck source=devtools/common.sh
+. "$(dirname "$(realpath "$0")")/common.sh"
+
+PASSED=0
+FAILED=0
+
+finish()
+{
+	echo "$PASSED passed, $FAILED failed"
+	if ((FAILED > 0 || PASSED == 0)); then
+		((PASSED > 0)) || echo "test.sh: no test passed" >&2
+		exit 1
+	fi
+	exit 0
+}
+
+# Value of a meson summary line "Name:   N" in file $2.
+meson_count()
+{
+	awk -v key="$1:" '
+	index($0, key) == 1 {
+		v = substr($0, length(key) + 1)
+		gsub(/[^0-9]/, "", v)
+		print v + 0
+		found = 1
+		exit
+	}
+	END { if (!found) print 0 }' "$2"
+}
+
+run_unit()
+{
+	local build=$1
+	shift
+	local out=$build/test-unit.log
+	local rc=0
+	info "unit tests: meson test -C $build"
+	meson test -C "$build" --print-errorlogs "$@" 2>&1 | tee "$out" || rc=$?
+
+	local ok xfail fail xpass timeout
+	ok=$(meson_count "Ok" "$out")
+	xfail=$(meson_count "Expected Fail" "$out")
+	fail=$(meson_count "Fail" "$out")
+	xpass=$(meson_count "Unexpected Pass" "$out")
+	timeout=$(meson_count "Timeout" "$out")
+	local p=$((ok + xfail)) f=$((fail + xpass + timeout))
+	if ((rc != 0 && f == 0)); then
+		# meson itself failed (rebuild error, bad --suite...).
+		warn "meson test exited with status $rc"
+		f=1
+	fi
+	if grep -q '^No tests defined' "$out"; then
+		warn "no unit test is registered in meson"
+	fi
+	info "unit tests: $p passed, $f failed"
+	PASSED=$((PASSED + p))
+	FAILED=$((FAILED + f))
+}
+
+run_integration()
+{
+	local build=$1
+	local runner=$IOVH_ROOT/tests/run.sh
+	if [[ ! -f $runner ]]; then
+		warn "tests/run.sh does not exist: no integration tests"
+		return 0
+	fi
+	local out=$build/test-integration.log
+	local limit=${IOVH_INTEGRATION_TIMEOUT:-3600}
+	local plugin rc=0
+	plugin=$(iovh_plugin_path "$build")
+	info "integration tests: tests/run.sh"
+	IOVH_ROOT=$IOVH_ROOT IOVH_BUILD_DIR=$build IOVH_PLUGIN=$plugin \
+		timeout -k 30 "$limit" bash "$runner" --build-dir "$build" </dev/null 2>&1 | tee "$out" || rc=$?
+
+	local line p=0 f=0
+	line=$(grep -E '^([A-Za-z]+: )?[0-9]+ passed, [0-9]+ failed' "$out" | tail -n1) || true
+	if [[ -z $line ]]; then
+		warn "tests/run.sh printed no 'N passed, N failed' line (status $rc)"
+		f=1
+	else
+		line=${line#*: }
+		p=${line%% passed*}
+		f=${line#*passed, }
+		f=${f%% failed*}
+		if ((rc == 124 || rc == 137)); then
+			warn "tests/run.sh timed out after ${limit}s"
+			f=$((f + 1))
+		elif ((rc != 0 && f == 0)); then
+			warn "tests/run.sh exited with status $rc but reported no failure"
+			f=1
+		fi
+	fi
+	info "integration tests: $p passed, $f failed"
+	PASSED=$((PASSED + p))
+	FAILED=$((FAILED + f))
+}
+
+main()
+{
+	local setup=1 unit=1 integ=1
+	local -a meson_args=()
+	while (($#)); do
+		case $1 in
+		--no-setup) setup=0 ;;
+		--unit-only) integ=0 ;;
+		--integration-only) unit=0 ;;
+		-h|--help)
+			sed -n '/^# Usage:/,/^# Environment/p' "$0" | sed 's/^# \{0,1\}//'
+			exit 0
+			;;
+		--) shift; meson_args=("$@"); break ;;
+		*) die "unknown argument $1 (see --help)" ;;
+		esac
+		shift
+	done
+
+	if ((setup)); then
+		if ! "$IOVH_ROOT/devtools/setup.sh"; then
+			warn "set-up failed"
+			FAILED=1
+			finish
+		fi
+	else
+		iovh_hugepages 1024
+	fi
+	if ! "$IOVH_ROOT/devtools/build.sh" --no-setup; then
+		warn "build failed"
+		FAILED=1
+		finish
+	fi
+
+	local build
+	build=$(iovh_build_dir)
+	((unit)) && run_unit "$build" "${meson_args[@]}"
+	((integ)) && run_integration "$build"
+	finish
+}
+
+main "$@"
