@@ -1,0 +1,590 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The iovhost authors
+ */
+
+/**
+ * @file
+ * net_vhost: an ethdev port on top of one iovhost device.
+ *
+ * Queue pair q of the port is virtqueue pair q of the device: tx_burst
+ * fills virtqueue 2q (the front-end's RX) and rx_burst drains 2q + 1. The
+ * vhost-user socket exists from probe to close, independent of
+ * configure/start, so a front-end in the same process (virtio_user) can be
+ * probed right after this port.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <ethdev_driver.h>
+#include <ethdev_vdev.h>
+#include <bus_vdev_driver.h>
+
+#include "eth_iovhost.h"
+
+RTE_LOG_REGISTER(iovh_pmd_logtype, pmd.net.iovhost, NOTICE);
+
+/*
+ * Largest MTU a virtio-net front-end can announce (a 16-bit field), plus
+ * the overhead ethdev assumes when it checks an MTU against max_rx_pktlen.
+ */
+#define IOVH_PMD_MAX_MTU	UINT16_MAX
+#define IOVH_PMD_MAX_RX_PKTLEN \
+	(IOVH_PMD_MAX_MTU + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN)
+/* Keeps a minimum-size frame, and so the Ethernet header, in one segment. */
+#define IOVH_PMD_MIN_RX_BUFSIZE	RTE_ETHER_MIN_LEN
+
+/*
+ * Locally administered unicast prefix, "VIOVH" in ASCII; the last byte is
+ * the port id. Differs from the DPDK vhost PMD's so a capture shows which
+ * back-end a frame came from.
+ */
+static const uint8_t iovh_pmd_mac_prefix[RTE_ETHER_ADDR_LEN - 1] = {
+	0x56, 0x49, 0x4F, 0x56, 0x48,
+};
+
+/* ---------------------------------------------------------------- */
+/* Fast path                                                         */
+/* ---------------------------------------------------------------- */
+
+/**
+ * Whether @p q may be polled now. The library is safe to call at any time,
+ * so this only keeps a stopped or detached port from moving packets; one
+ * load in the common case.
+ */
+static __rte_always_inline bool
+iovh_pmd_queue_usable(struct iovh_pmd_queue *q)
+{
+	struct iovh_pmd_internal *internal = q->internal;
+	uint32_t gen;
+
+	if (unlikely(__atomic_load_n(&internal->state, __ATOMIC_ACQUIRE) !=
+			IOVH_PMD_RUNNING))
+		return false;
+	gen = __atomic_load_n(&internal->notify_gen, __ATOMIC_RELAXED);
+	if (unlikely(gen != q->notify_gen)) {
+		q->notify_gen = gen;
+		/*
+		 * We poll, so kicks from the front-end would only cost it a
+		 * system call per batch. Failure (queue not set up yet) is
+		 * fine: the next vring enable bumps notify_gen again.
+		 */
+		(void)iovh_vq_notify_enable(q->dev, q->vq, false);
+	}
+	return true;
+}
+
+static uint16_t
+iovh_pmd_rx_burst(void *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	struct iovh_pmd_queue *q = rxq;
+	uint16_t i, n;
+
+	if (unlikely(!iovh_pmd_queue_usable(q)))
+		return 0;
+	n = iovh_dequeue_burst(q->dev, q->vq, q->mb_pool, pkts, nb_pkts);
+	for (i = 0; i < n; i++)
+		pkts[i]->port = q->port_id;
+	iovh_pmd_count(&q->stats, pkts, n);
+	return n;
+}
+
+static uint16_t
+iovh_pmd_tx_burst(void *txq, struct rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	struct iovh_pmd_queue *q = txq;
+	uint16_t n;
+
+	if (unlikely(!iovh_pmd_queue_usable(q)))
+		return 0;
+	n = iovh_enqueue_burst(q->dev, q->vq, pkts, nb_pkts);
+	/* The library copied them; ethdev's contract makes them ours. */
+	iovh_pmd_count(&q->stats, pkts, n);
+	rte_pktmbuf_free_bulk(pkts, n);
+	/* The rest go back to the caller, which may retry or drop them. */
+	q->stats.missed += nb_pkts - n;
+	return n;
+}
+
+/* ---------------------------------------------------------------- */
+/* Library callbacks (control thread)                                */
+/* ---------------------------------------------------------------- */
+
+/** @return true if the link status changed. */
+static bool
+iovh_pmd_link_set(struct rte_eth_dev *eth_dev, bool up)
+{
+	struct rte_eth_link link = {
+		.link_speed = RTE_ETH_SPEED_NUM_10G,
+		.link_duplex = RTE_ETH_LINK_FULL_DUPLEX,
+		.link_autoneg = RTE_ETH_LINK_AUTONEG,
+		.link_status = up ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN,
+	};
+
+	return rte_eth_linkstatus_set(eth_dev, &link) == 0;
+}
+
+static int
+iovh_pmd_new_device(struct iovh_dev *dev, void *arg)
+{
+	struct iovh_pmd_internal *internal = arg;
+	struct rte_eth_dev *eth_dev = internal->eth_dev;
+	uint16_t mtu = iovh_dev_mtu(dev);
+
+	/* The front-end's MTU is what the guest will really send. */
+	if (mtu != 0)
+		eth_dev->data->mtu = mtu;
+	__atomic_fetch_add(&internal->notify_gen, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_or(&internal->state, IOVH_PMD_ATTACHED,
+			__ATOMIC_RELEASE);
+	IOVH_PMD_LOG(INFO, "%s: front-end attached on %s (features %#" PRIx64
+			", %u vrings)", eth_dev->data->name,
+			internal->args.iface, iovh_dev_features(dev),
+			iovh_dev_nb_vrings(dev));
+	if (iovh_pmd_link_set(eth_dev, true))
+		rte_eth_dev_callback_process(eth_dev, RTE_ETH_EVENT_INTR_LSC,
+				NULL);
+	return 0;
+}
+
+static void
+iovh_pmd_destroy_device(struct iovh_dev *dev __rte_unused, void *arg)
+{
+	struct iovh_pmd_internal *internal = arg;
+	struct rte_eth_dev *eth_dev = internal->eth_dev;
+	unsigned int i;
+
+	__atomic_fetch_and(&internal->state, ~IOVH_PMD_ATTACHED,
+			__ATOMIC_RELEASE);
+	/* A new front-end starts with every virtqueue disabled. */
+	for (i = 0; i < RTE_DIM(internal->vq_enabled); i++)
+		__atomic_store_n(&internal->vq_enabled[i], 0,
+				__ATOMIC_RELAXED);
+	IOVH_PMD_LOG(INFO, "%s: front-end detached from %s",
+			eth_dev->data->name, internal->args.iface);
+	if (iovh_pmd_link_set(eth_dev, false))
+		rte_eth_dev_callback_process(eth_dev, RTE_ETH_EVENT_INTR_LSC,
+				NULL);
+}
+
+static void
+iovh_pmd_vring_state_changed(struct iovh_dev *dev __rte_unused, uint16_t vq,
+		bool enabled, void *arg)
+{
+	struct iovh_pmd_internal *internal = arg;
+	struct rte_eth_dev *eth_dev = internal->eth_dev;
+
+	if (vq >= RTE_DIM(internal->vq_enabled))
+		return;
+	__atomic_store_n(&internal->vq_enabled[vq], enabled,
+			__ATOMIC_RELAXED);
+	if (enabled)
+		__atomic_fetch_add(&internal->notify_gen, 1,
+				__ATOMIC_RELAXED);
+	IOVH_PMD_LOG(INFO, "%s: %s queue %u %s", eth_dev->data->name,
+			vq & 1 ? "rx" : "tx", vq / 2,
+			enabled ? "enabled" : "disabled");
+	rte_eth_dev_callback_process(eth_dev, RTE_ETH_EVENT_QUEUE_STATE, NULL);
+}
+
+static const struct iovh_ops iovh_pmd_callbacks = {
+	.new_device = iovh_pmd_new_device,
+	.destroy_device = iovh_pmd_destroy_device,
+	.vring_state_changed = iovh_pmd_vring_state_changed,
+};
+
+/* ---------------------------------------------------------------- */
+/* ethdev ops                                                        */
+/* ---------------------------------------------------------------- */
+
+static int
+iovh_pmd_dev_configure(struct rte_eth_dev *eth_dev)
+{
+	struct iovh_pmd_internal *internal = eth_dev->data->dev_private;
+	uint16_t nb_rx = eth_dev->data->nb_rx_queues;
+	uint16_t nb_tx = eth_dev->data->nb_tx_queues;
+
+	if (nb_rx > internal->args.queues || nb_tx > internal->args.queues) {
+		IOVH_PMD_LOG(ERR, "%s: %u rx / %u tx queues requested, but the "
+			"port has queues=%u", eth_dev->data->name, nb_rx,
+			nb_tx, internal->args.queues);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+iovh_pmd_dev_infos_get(struct rte_eth_dev *eth_dev,
+		struct rte_eth_dev_info *info)
+{
+	struct iovh_pmd_internal *internal = eth_dev->data->dev_private;
+
+	info->max_mac_addrs = 1;
+	info->max_rx_pktlen = IOVH_PMD_MAX_RX_PKTLEN;
+	info->min_rx_bufsize = IOVH_PMD_MIN_RX_BUFSIZE;
+	info->min_mtu = RTE_ETHER_MIN_MTU;
+	info->max_mtu = IOVH_PMD_MAX_MTU;
+	info->max_rx_queues = internal->args.queues;
+	info->max_tx_queues = internal->args.queues;
+	info->speed_capa = RTE_ETH_LINK_SPEED_10G;
+	/* The library chains mbufs for a packet larger than one. */
+	info->rx_offload_capa = RTE_ETH_RX_OFFLOAD_SCATTER;
+	info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	return 0;
+}
+
+static int
+iovh_pmd_queue_setup(struct rte_eth_dev *eth_dev, bool rx, uint16_t qid,
+		uint16_t nb_desc, unsigned int socket_id,
+		struct rte_mempool *mp)
+{
+	struct iovh_pmd_internal *internal = eth_dev->data->dev_private;
+	struct iovh_pmd_queue *q;
+
+	q = rte_zmalloc_socket(eth_dev->data->name, sizeof(*q),
+			RTE_CACHE_LINE_SIZE, socket_id);
+	if (q == NULL) {
+		IOVH_PMD_LOG(ERR, "%s: no memory for %s queue %u",
+				eth_dev->data->name, rx ? "rx" : "tx", qid);
+		return -ENOMEM;
+	}
+	q->internal = internal;
+	q->dev = internal->dev;
+	q->mb_pool = mp;
+	q->qid = qid;
+	q->vq = rx ? 2 * qid + 1 : 2 * qid;
+	q->port_id = eth_dev->data->port_id;
+	q->nb_desc = nb_desc;
+	if (rx)
+		eth_dev->data->rx_queues[qid] = q;
+	else
+		eth_dev->data->tx_queues[qid] = q;
+	return 0;
+}
+
+/* nb_desc is only reported back: the front-end sizes the rings. */
+static int
+iovh_pmd_rx_queue_setup(struct rte_eth_dev *eth_dev, uint16_t qid,
+		uint16_t nb_desc, unsigned int socket_id,
+		const struct rte_eth_rxconf *conf __rte_unused,
+		struct rte_mempool *mp)
+{
+	return iovh_pmd_queue_setup(eth_dev, true, qid, nb_desc, socket_id, mp);
+}
+
+static int
+iovh_pmd_tx_queue_setup(struct rte_eth_dev *eth_dev, uint16_t qid,
+		uint16_t nb_desc, unsigned int socket_id,
+		const struct rte_eth_txconf *conf __rte_unused)
+{
+	return iovh_pmd_queue_setup(eth_dev, false, qid, nb_desc, socket_id,
+			NULL);
+}
+
+static void
+iovh_pmd_rx_queue_release(struct rte_eth_dev *eth_dev, uint16_t qid)
+{
+	rte_free(eth_dev->data->rx_queues[qid]);
+	eth_dev->data->rx_queues[qid] = NULL;
+}
+
+static void
+iovh_pmd_tx_queue_release(struct rte_eth_dev *eth_dev, uint16_t qid)
+{
+	rte_free(eth_dev->data->tx_queues[qid]);
+	eth_dev->data->tx_queues[qid] = NULL;
+}
+
+static void
+iovh_pmd_rxq_info_get(struct rte_eth_dev *eth_dev, uint16_t qid,
+		struct rte_eth_rxq_info *qinfo)
+{
+	struct iovh_pmd_internal *internal = eth_dev->data->dev_private;
+	struct iovh_pmd_queue *q = eth_dev->data->rx_queues[qid];
+
+	qinfo->mp = q->mb_pool;
+	qinfo->nb_desc = q->nb_desc;
+	qinfo->scattered_rx = !(internal->args.flags &
+			(IOVH_F_LINEARBUF | IOVH_F_EXTBUF));
+	qinfo->queue_state = eth_dev->data->rx_queue_state[qid];
+}
+
+static void
+iovh_pmd_txq_info_get(struct rte_eth_dev *eth_dev, uint16_t qid,
+		struct rte_eth_txq_info *qinfo)
+{
+	struct iovh_pmd_queue *q = eth_dev->data->tx_queues[qid];
+
+	qinfo->nb_desc = q->nb_desc;
+	qinfo->queue_state = eth_dev->data->tx_queue_state[qid];
+}
+
+/* The library copies on enqueue, so no mbuf is ever held back. */
+static int
+iovh_pmd_tx_done_cleanup(void *txq __rte_unused, uint32_t free_cnt __rte_unused)
+{
+	return 0;
+}
+
+static void
+iovh_pmd_queue_states_set(struct rte_eth_dev *eth_dev, uint8_t state)
+{
+	uint16_t i;
+
+	for (i = 0; i < eth_dev->data->nb_rx_queues; i++)
+		eth_dev->data->rx_queue_state[i] = state;
+	for (i = 0; i < eth_dev->data->nb_tx_queues; i++)
+		eth_dev->data->tx_queue_state[i] = state;
+}
+
+static int
+iovh_pmd_dev_start(struct rte_eth_dev *eth_dev)
+{
+	struct iovh_pmd_internal *internal = eth_dev->data->dev_private;
+
+	__atomic_fetch_or(&internal->state, IOVH_PMD_STARTED,
+			__ATOMIC_RELEASE);
+	iovh_pmd_queue_states_set(eth_dev, RTE_ETH_QUEUE_STATE_STARTED);
+	return 0;
+}
+
+/*
+ * The application must have stopped polling (ethdev's rule); a burst that
+ * still runs is harmless and simply moves its last packets.
+ */
+static int
+iovh_pmd_dev_stop(struct rte_eth_dev *eth_dev)
+{
+	struct iovh_pmd_internal *internal = eth_dev->data->dev_private;
+
+	__atomic_fetch_and(&internal->state, ~IOVH_PMD_STARTED,
+			__ATOMIC_RELEASE);
+	iovh_pmd_queue_states_set(eth_dev, RTE_ETH_QUEUE_STATE_STOPPED);
+	return 0;
+}
+
+/*
+ * ethdev releases the port (dev_private, mac_addrs, queue arrays) after
+ * this; we free what it does not know about.
+ */
+static int
+iovh_pmd_dev_close(struct rte_eth_dev *eth_dev)
+{
+	struct iovh_pmd_internal *internal = eth_dev->data->dev_private;
+	uint16_t i;
+
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY || internal == NULL)
+		return 0;
+	__atomic_fetch_and(&internal->state, ~IOVH_PMD_STARTED,
+			__ATOMIC_RELEASE);
+	if (internal->dev != NULL) {
+		IOVH_PMD_LOG(INFO, "%s: closing %s", eth_dev->data->name,
+				internal->args.iface);
+		/* Runs destroy_device if a front-end is attached. */
+		iovh_dev_destroy(internal->dev);
+		internal->dev = NULL;
+	}
+	for (i = 0; i < eth_dev->data->nb_rx_queues; i++)
+		iovh_pmd_rx_queue_release(eth_dev, i);
+	for (i = 0; i < eth_dev->data->nb_tx_queues; i++)
+		iovh_pmd_tx_queue_release(eth_dev, i);
+	return 0;
+}
+
+static int
+iovh_pmd_link_update(struct rte_eth_dev *eth_dev,
+		int wait_to_complete __rte_unused)
+{
+	struct iovh_pmd_internal *internal = eth_dev->data->dev_private;
+	bool up = __atomic_load_n(&internal->state, __ATOMIC_ACQUIRE) &
+		IOVH_PMD_ATTACHED;
+
+	return iovh_pmd_link_set(eth_dev, up) ? 0 : -1;
+}
+
+/* The front-end receives every frame we enqueue: there is no filter. */
+static int
+iovh_pmd_filter_noop(struct rte_eth_dev *eth_dev __rte_unused)
+{
+	return 0;
+}
+
+static int
+iovh_pmd_mtu_set(struct rte_eth_dev *eth_dev, uint16_t mtu)
+{
+	/* ethdev checked dev_infos already; this guards a direct caller. */
+	if (mtu < RTE_ETHER_MIN_MTU) {
+		IOVH_PMD_LOG(ERR, "%s: invalid MTU %u (min %u)",
+				eth_dev->data->name, mtu, RTE_ETHER_MIN_MTU);
+		return -EINVAL;
+	}
+	/*
+	 * Nothing to program: the library copies whatever fits the
+	 * front-end's buffers. ethdev stores the value in data->mtu.
+	 */
+	return 0;
+}
+
+static int
+iovh_pmd_rx_queue_intr_toggle(struct rte_eth_dev *eth_dev __rte_unused,
+		uint16_t qid __rte_unused)
+{
+	return -ENOTSUP;
+}
+
+static const struct eth_dev_ops iovh_pmd_ops = {
+	.dev_configure = iovh_pmd_dev_configure,
+	.dev_infos_get = iovh_pmd_dev_infos_get,
+	.dev_start = iovh_pmd_dev_start,
+	.dev_stop = iovh_pmd_dev_stop,
+	.dev_close = iovh_pmd_dev_close,
+	.link_update = iovh_pmd_link_update,
+	.promiscuous_enable = iovh_pmd_filter_noop,
+	.promiscuous_disable = iovh_pmd_filter_noop,
+	.allmulticast_enable = iovh_pmd_filter_noop,
+	.allmulticast_disable = iovh_pmd_filter_noop,
+	.mtu_set = iovh_pmd_mtu_set,
+	.rx_queue_setup = iovh_pmd_rx_queue_setup,
+	.tx_queue_setup = iovh_pmd_tx_queue_setup,
+	.rx_queue_release = iovh_pmd_rx_queue_release,
+	.tx_queue_release = iovh_pmd_tx_queue_release,
+	.rxq_info_get = iovh_pmd_rxq_info_get,
+	.txq_info_get = iovh_pmd_txq_info_get,
+	.tx_done_cleanup = iovh_pmd_tx_done_cleanup,
+	.rx_queue_intr_enable = iovh_pmd_rx_queue_intr_toggle,
+	.rx_queue_intr_disable = iovh_pmd_rx_queue_intr_toggle,
+	.stats_get = iovh_pmd_stats_get,
+	.stats_reset = iovh_pmd_stats_reset,
+	.xstats_get = iovh_pmd_xstats_get,
+	.xstats_get_names = iovh_pmd_xstats_get_names,
+	.xstats_reset = iovh_pmd_stats_reset,
+};
+
+/* ---------------------------------------------------------------- */
+/* vdev driver                                                       */
+/* ---------------------------------------------------------------- */
+
+static int
+iovh_pmd_probe(struct rte_vdev_device *vdev)
+{
+	const char *name = rte_vdev_device_name(vdev);
+	struct iovh_pmd_internal *internal;
+	const char *version;
+	struct rte_ether_addr *mac;
+	struct rte_eth_dev *eth_dev;
+	struct iovh_dev_conf conf;
+	struct iovh_pmd_args args;
+	int numa, ret;
+
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
+		IOVH_PMD_LOG(ERR, "%s: iovhost's %s does not support "
+			"secondary processes", name, IOVH_PMD_DRV_NAME);
+		return -ENOTSUP;
+	}
+	ret = iovh_pmd_args_parse(name, rte_vdev_device_args(vdev), &args);
+	if (ret != 0)
+		return ret;
+	/*
+	 * NOTICE, so that the default log level shows which of the drivers
+	 * named net_vhost probed. iovh_version() names the library itself;
+	 * the prefix only guards against it ever returning a bare number.
+	 */
+	version = iovh_version();
+	IOVH_PMD_LOG(NOTICE, "%s%s (%s): probing %s, iface=%s",
+			strncmp(version, "iovhost", 7) == 0 ? "" : "iovhost ",
+			version, IOVH_PMD_DRV_NAME, name, args.iface);
+	IOVH_PMD_LOG(INFO, "%s: queues=%u flags=%#" PRIx64, name,
+			args.queues, args.flags);
+
+	numa = vdev->device.numa_node;
+	if (numa < 0)
+		numa = rte_socket_id();
+
+	eth_dev = rte_eth_vdev_allocate(vdev, sizeof(*internal));
+	if (eth_dev == NULL) {
+		IOVH_PMD_LOG(ERR, "%s: cannot allocate an ethdev port", name);
+		return -ENOMEM;
+	}
+	internal = eth_dev->data->dev_private;
+	internal->eth_dev = eth_dev;
+	internal->args = args;
+
+	mac = rte_zmalloc_socket(name, sizeof(*mac), 0, numa);
+	if (mac == NULL) {
+		IOVH_PMD_LOG(ERR, "%s: no memory for the MAC address", name);
+		rte_eth_dev_release_port(eth_dev);
+		return -ENOMEM;
+	}
+	memcpy(mac->addr_bytes, iovh_pmd_mac_prefix,
+			sizeof(iovh_pmd_mac_prefix));
+	mac->addr_bytes[RTE_ETHER_ADDR_LEN - 1] =
+		(uint8_t)eth_dev->data->port_id;
+	eth_dev->data->mac_addrs = mac;
+	eth_dev->data->dev_flags |= RTE_ETH_DEV_INTR_LSC;
+	eth_dev->dev_ops = &iovh_pmd_ops;
+	eth_dev->rx_pkt_burst = iovh_pmd_rx_burst;
+	eth_dev->tx_pkt_burst = iovh_pmd_tx_burst;
+	iovh_pmd_link_set(eth_dev, false);
+
+	/*
+	 * Last, because from here on a front-end may connect and the
+	 * callbacks may run: everything they touch is set up above.
+	 */
+	memset(&conf, 0, sizeof(conf));
+	conf.path = internal->args.iface;
+	conf.flags = args.flags;
+	conf.max_queue_pairs = args.queues;
+	conf.numa_node = numa;
+	conf.ops = &iovh_pmd_callbacks;
+	conf.arg = internal;
+	internal->dev = iovh_dev_create(&conf);
+	if (internal->dev == NULL) {
+		ret = rte_errno > 0 ? -rte_errno : -EIO;
+		IOVH_PMD_LOG(ERR, "%s: cannot create vhost-user device on "
+			"iface=%s: %s", name, args.iface, rte_strerror(-ret));
+		rte_eth_dev_release_port(eth_dev);
+		return ret;
+	}
+
+	rte_eth_dev_probing_finish(eth_dev);
+	return 0;
+}
+
+static int
+iovh_pmd_remove(struct rte_vdev_device *vdev)
+{
+	const char *name = rte_vdev_device_name(vdev);
+	struct rte_eth_dev *eth_dev;
+	uint16_t port_id;
+
+	eth_dev = rte_eth_dev_allocated(name);
+	if (eth_dev == NULL)
+		return 0;	/* closed by the application already */
+	port_id = eth_dev->data->port_id;
+	if (eth_dev->data->dev_started)
+		(void)rte_eth_dev_stop(port_id);
+	/* Runs iovh_pmd_dev_close(), then releases the port. */
+	return rte_eth_dev_close(port_id);
+}
+
+static struct rte_vdev_driver iovh_pmd_drv = {
+	.probe = iovh_pmd_probe,
+	.remove = iovh_pmd_remove,
+};
+
+RTE_PMD_REGISTER_VDEV(net_vhost, iovh_pmd_drv);
+RTE_PMD_REGISTER_ALIAS(net_vhost, net_iovhost);
+RTE_PMD_REGISTER_PARAM_STRING(net_vhost,
+	"iface=<path> "
+	"queues=<int> "
+	"client=<0|1> "
+	"iommu-support=<0|1> "
+	"postcopy-support=<0|1> "
+	"tso=<0|1> "
+	"linear-buffer=<0|1> "
+	"ext-buffer=<0|1> "
+	"legacy-ol-flags=<0|1>");

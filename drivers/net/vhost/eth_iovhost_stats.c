@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The iovhost authors
+ */
+
+/**
+ * @file
+ * Basic stats and xstats of net_vhost ports. Packet, byte, size and
+ * destination-type counts are kept by the PMD in its burst functions;
+ * descriptor errors and RX drops come from the library, which is the only
+ * one to see them.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "eth_iovhost.h"
+
+/** Per-queue xstats, in the order they are reported for each queue. */
+enum iovh_pmd_xstat {
+	IOVH_X_PACKETS,
+	IOVH_X_BYTES,
+	IOVH_X_DROPS,
+	IOVH_X_BAD_DESC,
+	IOVH_X_NOTIFICATIONS,
+	IOVH_X_SIZE,	/* IOVH_PMD_SZ_NB entries */
+	IOVH_X_BROADCAST = IOVH_X_SIZE + IOVH_PMD_SZ_NB,
+	IOVH_X_MULTICAST,
+	IOVH_X_UNICAST,
+	IOVH_X_VRING_ENABLED,
+	IOVH_X_NB,
+};
+
+static const char * const iovh_pmd_xstat_names[IOVH_X_NB] = {
+	[IOVH_X_PACKETS] = "packets",
+	[IOVH_X_BYTES] = "bytes",
+	[IOVH_X_DROPS] = "drops",
+	[IOVH_X_BAD_DESC] = "bad_desc",
+	[IOVH_X_NOTIFICATIONS] = "notifications",
+	[IOVH_X_SIZE + IOVH_PMD_SZ_UNDER_64] = "undersize_packets",
+	[IOVH_X_SIZE + IOVH_PMD_SZ_64] = "size_64_packets",
+	[IOVH_X_SIZE + IOVH_PMD_SZ_65_127] = "size_65_to_127_packets",
+	[IOVH_X_SIZE + IOVH_PMD_SZ_128_255] = "size_128_to_255_packets",
+	[IOVH_X_SIZE + IOVH_PMD_SZ_256_511] = "size_256_to_511_packets",
+	[IOVH_X_SIZE + IOVH_PMD_SZ_512_1023] = "size_512_to_1023_packets",
+	[IOVH_X_SIZE + IOVH_PMD_SZ_1024_1518] = "size_1024_to_1518_packets",
+	[IOVH_X_SIZE + IOVH_PMD_SZ_1519_MAX] = "size_1519_to_max_packets",
+	[IOVH_X_BROADCAST] = "broadcast_packets",
+	[IOVH_X_MULTICAST] = "multicast_packets",
+	[IOVH_X_UNICAST] = "unicast_packets",
+	[IOVH_X_VRING_ENABLED] = "vring_enabled",
+};
+
+/** Fill @p v (IOVH_X_NB values) for one queue. */
+static void
+iovh_pmd_queue_xstats(const struct iovh_pmd_internal *internal,
+		const struct iovh_pmd_queue *q, bool rx, uint64_t *v)
+{
+	const struct iovh_pmd_qstats *st = &q->stats;
+	struct iovh_vq_stats lib;
+	unsigned int i;
+
+	memset(&lib, 0, sizeof(lib));
+	if (internal->dev != NULL)
+		(void)iovh_vq_stats_get(internal->dev, q->vq, &lib);
+
+	v[IOVH_X_PACKETS] = st->packets;
+	v[IOVH_X_BYTES] = st->bytes;
+	/*
+	 * What the caller of tx_burst got back is counted by the PMD; what
+	 * the front-end sent but could not be received only the library knows.
+	 */
+	v[IOVH_X_DROPS] = rx ? lib.dropped : st->missed;
+	v[IOVH_X_BAD_DESC] = lib.bad_desc;
+	v[IOVH_X_NOTIFICATIONS] = lib.notifications;
+	for (i = 0; i < IOVH_PMD_SZ_NB; i++)
+		v[IOVH_X_SIZE + i] = st->size[i];
+	v[IOVH_X_BROADCAST] = st->broadcast;
+	v[IOVH_X_MULTICAST] = st->multicast;
+	/* Derived, so that the burst path counts one thing less. */
+	v[IOVH_X_UNICAST] = st->packets - st->broadcast - st->multicast;
+	v[IOVH_X_VRING_ENABLED] = __atomic_load_n(&internal->vq_enabled[q->vq],
+			__ATOMIC_RELAXED);
+}
+
+static unsigned int
+iovh_pmd_xstats_count(const struct rte_eth_dev *eth_dev)
+{
+	return (eth_dev->data->nb_rx_queues + eth_dev->data->nb_tx_queues) *
+		IOVH_X_NB;
+}
+
+int
+iovh_pmd_xstats_get_names(struct rte_eth_dev *eth_dev,
+		struct rte_eth_xstat_name *names, unsigned int size)
+{
+	unsigned int total = iovh_pmd_xstats_count(eth_dev);
+	unsigned int q, i, n = 0;
+
+	if (names == NULL || size < total)
+		return total;
+	for (q = 0; q < eth_dev->data->nb_rx_queues; q++)
+		for (i = 0; i < IOVH_X_NB; i++, n++)
+			snprintf(names[n].name, sizeof(names[n].name),
+				"rx_q%u_%s", q, iovh_pmd_xstat_names[i]);
+	for (q = 0; q < eth_dev->data->nb_tx_queues; q++)
+		for (i = 0; i < IOVH_X_NB; i++, n++)
+			snprintf(names[n].name, sizeof(names[n].name),
+				"tx_q%u_%s", q, iovh_pmd_xstat_names[i]);
+	return n;
+}
+
+int
+iovh_pmd_xstats_get(struct rte_eth_dev *eth_dev,
+		struct rte_eth_xstat *xstats, unsigned int n)
+{
+	const struct iovh_pmd_internal *internal = eth_dev->data->dev_private;
+	unsigned int total = iovh_pmd_xstats_count(eth_dev);
+	const struct iovh_pmd_queue *q;
+	uint64_t v[IOVH_X_NB];
+	unsigned int qid, i, k = 0;
+
+	if (xstats == NULL || n < total)
+		return total;
+	for (qid = 0; qid < eth_dev->data->nb_rx_queues; qid++) {
+		q = eth_dev->data->rx_queues[qid];
+		if (q != NULL)
+			iovh_pmd_queue_xstats(internal, q, true, v);
+		else
+			memset(v, 0, sizeof(v));
+		for (i = 0; i < IOVH_X_NB; i++, k++) {
+			xstats[k].id = k;
+			xstats[k].value = v[i];
+		}
+	}
+	for (qid = 0; qid < eth_dev->data->nb_tx_queues; qid++) {
+		q = eth_dev->data->tx_queues[qid];
+		if (q != NULL)
+			iovh_pmd_queue_xstats(internal, q, false, v);
+		else
+			memset(v, 0, sizeof(v));
+		for (i = 0; i < IOVH_X_NB; i++, k++) {
+			xstats[k].id = k;
+			xstats[k].value = v[i];
+		}
+	}
+	return k;
+}
+
+int
+iovh_pmd_stats_get(struct rte_eth_dev *eth_dev, struct rte_eth_stats *stats)
+{
+	const struct iovh_pmd_internal *internal = eth_dev->data->dev_private;
+	const struct iovh_pmd_queue *q;
+	struct iovh_vq_stats lib;
+	unsigned int i;
+
+	for (i = 0; i < eth_dev->data->nb_rx_queues; i++) {
+		q = eth_dev->data->rx_queues[i];
+		if (q == NULL)
+			continue;
+		memset(&lib, 0, sizeof(lib));
+		if (internal->dev != NULL)
+			(void)iovh_vq_stats_get(internal->dev, q->vq, &lib);
+		stats->ipackets += q->stats.packets;
+		stats->ibytes += q->stats.bytes;
+		stats->ierrors += lib.dropped;
+		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
+			stats->q_ipackets[i] = q->stats.packets;
+			stats->q_ibytes[i] = q->stats.bytes;
+			stats->q_errors[i] = lib.dropped;
+		}
+	}
+	for (i = 0; i < eth_dev->data->nb_tx_queues; i++) {
+		q = eth_dev->data->tx_queues[i];
+		if (q == NULL)
+			continue;
+		stats->opackets += q->stats.packets;
+		stats->obytes += q->stats.bytes;
+		stats->oerrors += q->stats.missed;
+		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
+			stats->q_opackets[i] = q->stats.packets;
+			stats->q_obytes[i] = q->stats.bytes;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Serves both stats_reset and xstats_reset: they are one set of counters.
+ * The poll threads are not stopped, so a burst in flight may survive the
+ * reset; that is the usual ethdev contract.
+ */
+int
+iovh_pmd_stats_reset(struct rte_eth_dev *eth_dev)
+{
+	struct iovh_pmd_internal *internal = eth_dev->data->dev_private;
+	struct iovh_pmd_queue *q;
+	unsigned int i;
+
+	for (i = 0; i < eth_dev->data->nb_rx_queues; i++) {
+		q = eth_dev->data->rx_queues[i];
+		if (q == NULL)
+			continue;
+		memset(&q->stats, 0, sizeof(q->stats));
+		if (internal->dev != NULL)
+			(void)iovh_vq_stats_reset(internal->dev, q->vq);
+	}
+	for (i = 0; i < eth_dev->data->nb_tx_queues; i++) {
+		q = eth_dev->data->tx_queues[i];
+		if (q == NULL)
+			continue;
+		memset(&q->stats, 0, sizeof(q->stats));
+		if (internal->dev != NULL)
+			(void)iovh_vq_stats_reset(internal->dev, q->vq);
+	}
+	return 0;
+}
