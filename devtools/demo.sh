@@ -100,7 +100,7 @@ run_loop()
 		-l 0-1 --no-pci --single-file-segments --iova-mode=va \
 		--file-prefix="$PREFIX" "$@" \
 		--vdev "net_vhost0,iface=$sock" \
-		-- -i --forward-mode=io --nb-cores=1 --txpkts=64 ||
+		-- -i --forward-mode=io --nb-cores=1 --txpkts=64 --total-num-mbufs=32768 ||
 		{ warn "[$label] testpmd did not start"; return 1; }
 
 	if [[ $label == ours ]]; then

@@ -27,8 +27,8 @@ install_packages()
 	fi
 	iovh_is_root || die "packages missing (${missing[*]}): run as root"
 	info "installing: ${missing[*]}"
-	apt-get -q update || die "apt-get update failed"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	apt-get -q -o DPkg::Lock::Timeout=300 update || die "apt-get update failed"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 \
 		--no-install-recommends "${missing[@]}" ||
 		die "apt-get install failed"
 	mapfile -t missing < <(iovh_missing_packages)
