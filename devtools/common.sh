@@ -66,6 +66,14 @@ warn()
 	echo "${0##*/}: warning: $*" >&2
 }
 
+# sleep that a trapped signal interrupts at once (a plain foreground sleep
+# holds the trap back until it ends).
+iovh_sleep()
+{
+	sleep "$1" &
+	wait $!
+}
+
 iovh_is_root()
 {
 	[[ $(id -u) -eq 0 ]]

@@ -123,11 +123,11 @@ run_loop()
 	}
 	iovh_tp_cmd "port start all" || return 1
 	iovh_tp_cmd "start tx_first" || return 1
-	sleep "$WARMUP"
+	iovh_sleep "$WARMUP"
 	local t0 t1
 	t0=$(date +%s.%N)
 	iovh_tp_cmd "show port stats all" || return 1
-	sleep "$SECONDS_RUN"
+	iovh_sleep "$SECONDS_RUN"
 	t1=$(date +%s.%N)
 	iovh_tp_cmd "show port stats all" || return 1
 	iovh_tp_cmd "stop" || return 1
