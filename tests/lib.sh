@@ -69,6 +69,7 @@ dump_logs() {
 fail() {
 	say "FAIL: $*"
 	dump_logs
+	say "FAIL: $*"
 	exit 1
 }
 
@@ -200,13 +201,43 @@ tp_wait() {
 	done
 }
 
+# tp_stacks NAME: for a testpmd that seems stuck, save all threads' stacks
+# (gdb, if installed) to NAME.stacks and print one line per busy thread:
+# "name: innermost <- caller <- ...".
+tp_stacks() {
+	local child out=$IOVH_LOG_DIR/$1.stacks
+	command -v gdb > /dev/null || return 0
+	child=$(_tp_child "$1")
+	[ -n "$child" ] || return 0
+	timeout 30 gdb -p "$child" -batch -ex 'thread apply all bt 20' > "$out" 2>&1 || true
+	say "$1 seems stuck; its threads (full stacks in $out):"
+	awk '
+		function flush() { if (t != "" && t !~ /^(telemetry|rte_mp_handle|eal-intr-thread)/) print "    " t ": " f }
+		/^Thread [0-9]+ / { flush(); t = $0; sub(/.*"/, "", t); sub(/".*/, "", t)
+			n = split($0, q, "\""); t = q[2]; f = ""; k = 0; next }
+		/^#[0-9]+ / && t != "" && k < 8 {
+			fn = $0
+			if (fn ~ / in /) sub(/.* in /, "", fn); else sub(/^#[0-9]+ +/, "", fn)
+			sub(/ .*/, "", fn)
+			if (fn == "??" && match($0, /from [^ ]+/)) {
+				lib = substr($0, RSTART + 5, RLENGTH - 5); sub(/.*\//, "", lib)
+				fn = "??(" lib ")"
+			}
+			f = (k ? f " <- " : "") fn; k++
+		}
+		END { flush() }' "$out"
+}
+
 # tp_expect NAME ERE SECONDS WHAT [FROM]: tp_wait or fail with WHAT.
 tp_expect() {
 	local rc=0
 	tp_wait "$1" "$2" "$3" "${5:-0}" || rc=$?
 	case $rc in
 	0) return 0 ;;
-	1) fail "$1: $4: no log line matching /$2/ within $3 s" ;;
+	1)
+		say "FAIL: $1: $4: no log line matching /$2/ within $3 s"
+		tp_stacks "$1"
+		fail "$1: $4: no log line matching /$2/ within $3 s" ;;
 	*)
 		_tp_reap "$1" 2 || true
 		fail "$1: $4: testpmd exited (status ${TP_RC[$1]:-?}) before printing a line matching /$2/" ;;

@@ -6,7 +6,8 @@
 #  - with -d plugin, net_vhost0 is probed by OUR driver (a log line with
 #    "iovhost" and the VERSION of the tree, no stock probe line), and so is
 #    the alias net_iovhost0, in the same process: 2 ports, both sockets
-#    exist while testpmd runs and are gone after a clean quit;
+#    exist while testpmd runs (one replacing a stale socket file) and are
+#    gone after a clean quit;
 #  - bad devargs make the probe fail: EAL reports "failed to initialize",
 #    no port is created, no socket is left, testpmd neither crashes nor
 #    hangs, and our driver logs a message naming the offending key.
@@ -16,6 +17,10 @@ require_ours "checks our driver's probe line and devargs checking"
 
 s1=$IOVH_WORK_DIR/a.sock
 s2=$IOVH_WORK_DIR/b.sock
+# s1 starts as a stale socket file, as a killed server leaves it: the
+# probe must replace it (doc/pmd.rst, "Lifetime").
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$s1"
+[ -S "$s1" ] || fail "could not make the stale socket file $s1"
 tp_start good --vdev "net_vhost0,iface=$s1" --vdev "net_iovhost0,iface=$s2" -- --nb-cores=1
 tp_ready good
 assert_driver good
@@ -65,3 +70,4 @@ bad_case queues  "$b,queues=0"
 bad_case queues  "$b,queues=999"
 bad_case queues  "$b,queues=abc"
 bad_case client  "$b,client=2"
+bad_case queues  "$b,queues=1,queues=2"

@@ -10,7 +10,8 @@
 #  - B's queue q received what A sent on its queue q (queues not mixed up);
 #  - A's queue q got back no more than it sent on queue q, and at most two
 #    rings' worth fewer (B's io forwarding keeps the queue: q -> q);
-# and B's port reports 2 RX and 2 TX queues.
+# B's port reports 2 RX and 2 TX queues; with our PMD, its per-queue xstats
+# rx_qN_packets / tx_qN_packets equal testpmd's per-stream counts.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -46,6 +47,20 @@ for q in 0 1; do
 	expect_flow "queue $q: A -> B" "$tx" "$(fwd_stream_stat RX-packets 0 "$q" <<< "$b_stats")" \
 		"$MIN" "$IO_INFLIGHT_MAX"
 done
+
+# Our PMD's per-queue extended statistics (doc/pmd.rst: rx_qN_packets,
+# tx_qN_packets) count exactly what its burst functions returned.
+if [ "$IOVH_MODE" = ours ]; then
+	xs=$(tp_run b 10 "show port xstats 0")
+	for q in 0 1; do
+		for d in rx tx; do
+			f=RX-packets; [ $d = tx ] && f=TX-packets
+			want=$(fwd_stream_stat "$f" 0 "$q" <<< "$b_stats")
+			seen=$(awk -v k="${d}_q${q}_packets:" '$1 == k { print $2 }' <<< "$xs")
+			expect_eq "b: xstat ${d}_q${q}_packets (testpmd counted $want)" "$seen" "$want"
+		done
+	done
+fi
 
 tp_quit a
 tp_quit b
