@@ -94,6 +94,8 @@ mkdir -p "$LOG_ROOT"
 
 echo "iovhost integration tests: $([ $STOCK = 1 ] && echo "STOCK net_vhost PMD" || echo "plugin $src_plugin")"
 echo "logs: $LOG_ROOT"
+# Other busy-polling processes on these cores slow the two-process tests.
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
 
 passed=0 failed=0 skipped=0
 shopt -s nullglob

@@ -15,7 +15,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-MIN=200000
+MIN=100000
 sock=$IOVH_WORK_DIR/vhost.sock
 
 tp_start b --main-lcore 0 --vdev "net_vhost0,iface=$sock,queues=2" \
@@ -32,7 +32,7 @@ tp_start a --stock --main-lcore 1 --vdev "net_virtio_user0,path=$sock,queues=2" 
 	-- --nb-cores=1 --rxq=2 --txq=2
 tp_ready a 20
 wait_link b 0 up 10
-tp_run a 10 "start tx_first" > /dev/null
+tp_run a 10 "start tx_first 4" > /dev/null
 sleep 4
 a_stats=$(tp_stop_fwd a)
 sleep 0.5

@@ -16,7 +16,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-MIN=500000
+MIN=100000
 sock=$IOVH_WORK_DIR/vhost.sock
 
 start_frontend() {
@@ -33,7 +33,7 @@ tp_run b 10 start > /dev/null
 # ---- first front-end
 start_frontend a1
 wait_link b 0 up 10
-tp_run a1 10 "start tx_first" > /dev/null
+tp_run a1 10 "start tx_first 4" > /dev/null
 sleep 3
 a_stats=$(tp_run a1 10 "show fwd stats all")
 expect_flow "A1 -> B -> A1" "$(fwd_port_stat TX-packets 0 <<< "$a_stats")" \
@@ -53,7 +53,7 @@ expect_ge "b: RX-packets while A1 lived" "$b_rx1" "$MIN"
 # ---- second front-end
 start_frontend a2
 wait_link b 0 up 10
-tp_run a2 10 "start tx_first" > /dev/null
+tp_run a2 10 "start tx_first 4" > /dev/null
 sleep 3
 a_stats=$(tp_stop_fwd a2)
 sleep 0.5
