@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <rte_lcore.h>
-#include <rte_malloc.h>
 
 #include "ctrl.h"
 #include "socket.h"
@@ -448,9 +447,9 @@ free_zombies(void)
 	while ((dev = zombies) != NULL) {
 		zombies = dev->next;
 		for (unsigned int i = 0; i < RTE_DIM(dev->vq); i++)
-			rte_free(dev->vq[i]);
-		rte_free(dev->qsbr);
-		rte_free(dev);
+			free(dev->vq[i]);
+		free(dev->qsbr);
+		free(dev);
 	}
 }
 

@@ -4,12 +4,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <rte_errno.h>
-#include <rte_malloc.h>
 #include <rte_memory.h>
 
 #include "ctrl.h"
@@ -37,6 +37,18 @@
 	(1ULL << VHU_PROTO_F_BACKEND_REQ) | \
 	(1ULL << VHU_PROTO_F_CONFIGURE_MEM_SLOTS) | \
 	(1ULL << VHU_PROTO_F_STATUS))
+
+void *
+iovh_zalloc(size_t size)
+{
+	void *p;
+
+	if (posix_memalign(&p, RTE_CACHE_LINE_SIZE,
+			RTE_ALIGN_CEIL(size, RTE_CACHE_LINE_SIZE)) != 0)
+		return NULL;
+	memset(p, 0, size);
+	return p;
+}
 
 void
 iovh_dev_quiesce(struct iovh_dev *dev)
@@ -309,8 +321,7 @@ iovh_dev_create(const struct iovh_dev_conf *conf)
 		rte_errno = EINVAL;
 		return NULL;
 	}
-	dev = rte_zmalloc_socket("iovh_dev", sizeof(*dev), RTE_CACHE_LINE_SIZE,
-			conf->numa_node);
+	dev = iovh_zalloc(sizeof(*dev));
 	if (dev == NULL)
 		goto nomem;
 	strcpy(dev->path, conf->path);
@@ -329,13 +340,11 @@ iovh_dev_create(const struct iovh_dev_conf *conf)
 	dev->max_mem_slots = IOVH_MAX_MEM_SLOTS;
 	nvq = conf->max_queue_pairs * 2u;
 	sz = rte_rcu_qsbr_get_memsize(nvq);
-	dev->qsbr = rte_zmalloc_socket("iovh_qsbr", sz, RTE_CACHE_LINE_SIZE,
-			conf->numa_node);
+	dev->qsbr = iovh_zalloc(sz);
 	if (dev->qsbr == NULL || rte_rcu_qsbr_init(dev->qsbr, nvq) != 0)
 		goto nomem;
 	for (i = 0; i < nvq; i++) {
-		dev->vq[i] = rte_zmalloc_socket("iovh_vq", sizeof(struct iovh_vq),
-				RTE_CACHE_LINE_SIZE, conf->numa_node);
+		dev->vq[i] = iovh_zalloc(sizeof(struct iovh_vq));
 		if (dev->vq[i] == NULL)
 			goto nomem;
 		vq_init(dev->vq[i], dev, i);
@@ -384,9 +393,9 @@ nomem:
 fail:
 	if (dev != NULL) {
 		for (i = 0; i < RTE_DIM(dev->vq); i++)
-			rte_free(dev->vq[i]);
-		rte_free(dev->qsbr);
-		rte_free(dev);
+			free(dev->vq[i]);
+		free(dev->qsbr);
+		free(dev);
 	}
 	return NULL;
 }

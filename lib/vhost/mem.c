@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <rte_malloc.h>
 
 #include "vhost.h"
 
@@ -161,7 +160,7 @@ iovh_mem_free(struct iovh_mem *mem)
 		return;
 	for (i = 0; i < mem->nregions; i++)
 		iovh_mem_region_unmap(&mem->r[i]);
-	rte_free(mem);
+	free(mem);
 }
 
 void

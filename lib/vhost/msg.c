@@ -19,7 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <rte_malloc.h>
 
 #include "ctrl.h"
 #include "socket.h"
@@ -157,7 +156,7 @@ mem_swap(struct iovh_dev *dev, struct iovh_mem *mem, bool unmap_old)
 	if (unmap_old)
 		iovh_mem_free(old);
 	else
-		rte_free(old);
+		free(old);
 	iovh_dev_update_ready(dev);
 }
 
@@ -185,7 +184,7 @@ h_set_mem_table(struct msg_ctx *ctx)
 				ctx->msg->nfds, n);
 		return H_ERR;
 	}
-	mem = rte_zmalloc("iovh_mem", sizeof(*mem), 0);
+	mem = iovh_zalloc(sizeof(*mem));
 	if (mem == NULL) {
 		MERR(ctx, "out of memory");
 		return H_ERR;
@@ -236,7 +235,7 @@ h_add_mem_reg(struct msg_ctx *ctx)
 		MERR(ctx, "all %u memory slots are in use", dev->max_mem_slots);
 		return H_ERR;
 	}
-	mem = rte_zmalloc("iovh_mem", sizeof(*mem), 0);
+	mem = iovh_zalloc(sizeof(*mem));
 	if (mem == NULL) {
 		MERR(ctx, "out of memory");
 		return H_ERR;
@@ -246,12 +245,12 @@ h_add_mem_reg(struct msg_ctx *ctx)
 	why = iovh_mem_region_check(mem, reg);
 	if (why != NULL) {
 		MERR(ctx, "%s", why);
-		rte_free(mem);
+		free(mem);
 		return H_ERR;
 	}
 	if (iovh_mem_region_map(&r, reg, ctx->msg->fds[0]) < 0) {
 		MERR(ctx, "region cannot be mapped");
-		rte_free(mem);
+		free(mem);
 		return H_ERR;
 	}
 	take_fd(ctx, 0);
@@ -286,7 +285,7 @@ h_rem_mem_reg(struct msg_ctx *ctx)
 			reg->guest_phys_addr, reg->memory_size);
 		return H_ERR;
 	}
-	mem = rte_zmalloc("iovh_mem", sizeof(*mem), 0);
+	mem = iovh_zalloc(sizeof(*mem));
 	if (mem == NULL) {
 		MERR(ctx, "out of memory");
 		return H_ERR;

@@ -242,6 +242,16 @@ iovh_has_feature(const struct iovh_dev *dev, unsigned int bit)
 /* ---- dev.c ---- */
 
 /**
+ * Zeroed, cache-line aligned memory from libc, released with free().
+ *
+ * The control thread never uses the DPDK heap: a front-end in the same
+ * process (virtio-user) sends SET_MEM_TABLE from inside EAL's memory
+ * hotplug callback, with the heap lock held, and waits for our reply.
+ */
+void *iovh_zalloc(size_t size);
+
+
+/**
  * Wait until no poll thread can still use state published before this
  * call. Control thread only. Returns after every virtqueue went offline or
  * passed a quiescent point; a burst takes microseconds.
