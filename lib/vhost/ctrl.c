@@ -550,6 +550,9 @@ iovh_ctrl_remove(struct iovh_dev *dev)
 
 	dev->destroying = 1;
 	iovh_ctrl_disconnect(dev, "device destroyed");
+	/* State set up without a connection (tests, or a half-open one). */
+	iovh_dev_reset(dev);
+	iovh_ctrl_close_backend(dev);
 	if (dev->ev_listen.fd >= 0) {
 		int fd = dev->ev_listen.fd;
 
