@@ -1170,6 +1170,7 @@ rx_expect_bad(uint16_t bad_head)
 	TEST_CHECK(check_rx(&ok, 1, 1000, 60, 1));
 	TEST_ASSERT_EQUAL(F.vq->stats.bad_desc, bad0 + 1, "");
 	TEST_ASSERT_EQUAL(F.vq->stats.packets, 1, "");
+	TEST_ASSERT_EQUAL(F.vq->stats.dropped, 0, "the packet went on");
 	rte_pktmbuf_free(m);
 	return pools_full();
 }
@@ -1181,7 +1182,7 @@ tx_expect_bad(uint16_t bad_head)
 	struct tbuf ok = { galloc(12 + 80), 12 + 80, 0 };
 	struct rte_mbuf *pkts[4];
 	uint16_t hk, u0 = used_idx();
-	uint64_t bad0 = F.vq->stats.bad_desc;
+	uint64_t bad0 = F.vq->stats.bad_desc, drop0 = F.vq->stats.dropped;
 
 	fill_tx(&ok, 1, 80, 61);
 	hk = drv_post(&ok, 1);
@@ -1191,6 +1192,7 @@ tx_expect_bad(uint16_t bad_head)
 	CHECK_USED(u0, bad_head, 0);
 	CHECK_USED(u0 + 1, hk, 0);
 	TEST_ASSERT_EQUAL(F.vq->stats.bad_desc, bad0 + 1, "");
+	TEST_ASSERT_EQUAL(F.vq->stats.dropped, drop0 + 1, "a lost TX packet");
 	rte_pktmbuf_free(pkts[0]);
 	return pools_full();
 }
@@ -1534,6 +1536,7 @@ tx_bad_chains(void)
 	CHECK_USED(3, h[3], 0);
 	CHECK_USED(4, h[4], 0);
 	TEST_ASSERT_EQUAL(F.vq->stats.bad_desc, 3, "");
+	TEST_ASSERT_EQUAL(F.vq->stats.dropped, 3, "");
 	TEST_ASSERT_EQUAL(F.vq->stats.packets, 2, "");
 	rte_pktmbuf_free_bulk(pkts, 2);
 

@@ -839,8 +839,11 @@ iovh_split_dequeue(struct iovh_dev *dev, struct iovh_vq *vq,
 
 	stat_add(&vq->stats.packets, got);
 	stat_add(&vq->stats.bytes, bytes);
-	if (unlikely(bad != 0))
+	if (unlikely(bad != 0)) {
+		/* Each bad chain was a packet the front-end lost. */
 		stat_add(&vq->stats.bad_desc, bad);
+		stat_add(&vq->stats.dropped, bad);
+	}
 out:
 	avail_event_update(vq);
 	return got;
