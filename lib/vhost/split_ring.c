@@ -474,7 +474,11 @@ rx_copy(struct iovh_dev *dev, struct rx_src *s, struct rx_hdr_loc *h,
 		dst += n;
 		len -= n;
 	}
-	/* After the copy: a page marked before it could be sent early. */
+	/*
+	 * After the copy, not before: the front-end may collect and clear
+	 * the bit at any time, and a page it sends before our bytes land
+	 * must be marked again, or the destination keeps stale data.
+	 */
 	iovh_log_write(dev, log_gpa, log_len);
 }
 
