@@ -46,6 +46,8 @@ usage(FILE *f)
 "  --no-event-idx         do not negotiate EVENT_IDX\n"
 "  --kick                 kick the back-end when it asks for it (default: poll)\n"
 "  --flood                post TX regardless of RX room (default: flow control)\n"
+"  --writeoff-ms N        flow control: after N ms without credit, count what\n"
+"                         the back-end holds as dropped (default 10)\n"
 "IOMMU\n"
 "  --iommu MODE           off|pt|strict|lazy|prefault (default off)\n"
 "  --iotlb-page G         mapping granularity 4k|2m|region (default 4k)\n"
@@ -97,7 +99,7 @@ parse(int argc, char **argv, struct fe_opts *o)
 {
 	enum {
 		O_SOCKET = 256, O_SERVER, O_TIMEOUT, O_CONNECT, O_MEM, O_REGIONS,
-		O_NOHUGE, O_QUEUES, O_RING, O_NOMRG, O_NOEVT, O_KICK, O_FLOOD, O_IOMMU,
+		O_NOHUGE, O_QUEUES, O_RING, O_NOMRG, O_NOEVT, O_KICK, O_FLOOD, O_WRITEOFF, O_IOMMU,
 		O_PAGE, O_PERM, O_LAZY, O_DELAY, O_SEED, O_POOLS, O_SIZE, O_BURST,
 		O_EXPECT, O_SECONDS, O_PACKETS, O_MAXLOST, O_VERBOSE, O_HELP,
 	};
@@ -115,6 +117,7 @@ parse(int argc, char **argv, struct fe_opts *o)
 		{ "no-event-idx", no_argument, NULL, O_NOEVT },
 		{ "kick", no_argument, NULL, O_KICK },
 		{ "flood", no_argument, NULL, O_FLOOD },
+		{ "writeoff-ms", required_argument, NULL, O_WRITEOFF },
 		{ "iommu", required_argument, NULL, O_IOMMU },
 		{ "iotlb-page", required_argument, NULL, O_PAGE },
 		{ "perm", required_argument, NULL, O_PERM },
@@ -148,6 +151,7 @@ parse(int argc, char **argv, struct fe_opts *o)
 	o->perm = PERM_EXACT;
 	o->lazy_batch = 32;
 	o->lazy_ms = 10;
+	o->writeoff_ms = 10;
 	o->size = 64;
 	o->burst = 32;
 	o->expect = EXPECT_IO;
@@ -184,6 +188,9 @@ parse(int argc, char **argv, struct fe_opts *o)
 		case O_NOEVT: o->event_idx = false; break;
 		case O_KICK: o->kick = true; break;
 		case O_FLOOD: o->flood = true; break;
+		case O_WRITEOFF:
+			o->writeoff_ms = num_arg("writeoff-ms", optarg, 1, 60000);
+			break;
 		case O_IOMMU:
 			if (!strcmp(optarg, "off")) o->iommu = IOMMU_OFF;
 			else if (!strcmp(optarg, "pt")) o->iommu = IOMMU_PT;
@@ -358,6 +365,18 @@ report(const struct fe_opts *o, const struct fe_ctx *c,
 		printf("  back-end channel: %" PRIu64 " malformed messages%s\n",
 		       s->bchan.bad_msgs,
 		       s->bchan.closed_early ? ", closed early" : "");
+	for (q = 0; q < c->nq && tot.lost > 0; q++) {
+		const struct fe_qp *qp = &c->qp[q];
+		char miss[256];
+		bool more;
+
+		/* Only what the device consumed can have been lost. */
+		more = seq_track_missing(&qp->seq, qp->st.tx_done, 6, miss,
+					 sizeof(miss));
+		if (miss[0] != '\0')
+			printf("  queue %u missing seq: %s%s\n", q, miss,
+			       more ? " ..." : "");
+	}
 	if (r->stalled)
 		printf("  traffic STALLED (no progress for %u ms)\n", o->timeout_ms);
 

@@ -43,6 +43,7 @@ struct fe_opts {
 	unsigned int connect_ms;
 	bool kick;
 	bool flood;			/* no flow control */
+	unsigned int writeoff_ms;	/* flow control: blocked this long = dropped */
 	uint64_t seed;
 	uint64_t max_lost;		/* UINT64_MAX: loss never fails the run */
 };

@@ -10,8 +10,6 @@
 
 /* Quiet time after which the drain gives up waiting for stragglers. */
 #define DRAIN_QUIET_NS	500000000ull
-/* Blocked this long, packets the back-end holds count as dropped. */
-#define FLOW_WRITE_OFF_NS	1000000ull
 
 void
 run_prime(struct fe_ctx *c)
@@ -45,7 +43,7 @@ all_in(const struct fe_ctx *c)
  * blocked for a while, whatever it still holds is written off.
  */
 static unsigned int
-tx_credit(struct fe_qp *qp, uint64_t now)
+tx_credit(struct fe_qp *qp, uint64_t now, uint64_t writeoff_ns)
 {
 	int64_t held = (int64_t)(qp->st.tx_done - qp->st.rx_pkts - qp->written_off);
 	int64_t room;
@@ -60,7 +58,7 @@ tx_credit(struct fe_qp *qp, uint64_t now)
 	}
 	if (qp->blocked_since == 0) {
 		qp->blocked_since = now;
-	} else if (now - qp->blocked_since > FLOW_WRITE_OFF_NS) {
+	} else if (now - qp->blocked_since > writeoff_ns) {
 		qp->written_off += (uint64_t)held;
 		qp->blocked_since = 0;
 		room += held;
@@ -93,7 +91,8 @@ poll_once(struct fe_ctx *c, bool send, uint64_t *budget, struct run_result *r,
 			if (want > *budget)
 				want = (unsigned int)*budget;
 			if (!c->o->flood) {
-				unsigned int credit = tx_credit(qp, now);
+				unsigned int credit = tx_credit(qp, now,
+						c->o->writeoff_ms * 1000000ull);
 
 				if (want > credit)
 					want = credit;

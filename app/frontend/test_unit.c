@@ -329,6 +329,18 @@ test_packets(void)
 	CHECK(seq_track_rx(&st, 1000000) == SEQ_NEW);	/* grows */
 	CHECK(seq_track_rx(&st, 1000000) == SEQ_DUP);
 	CHECK(st.uniq == 4 && st.dup == 2 && st.reorder == 1);
+	{
+		char buf[64];
+
+		CHECK(!seq_track_missing(&st, 6, 1, buf, sizeof(buf)));
+		CHECK(strcmp(buf, "3-5") == 0);
+		CHECK(!seq_track_missing(&st, 1000001, 1, buf, sizeof(buf)));
+		CHECK(strcmp(buf, "3-999999") == 0);
+		CHECK(seq_track_rx(&st, 7) == SEQ_REORDER);
+		CHECK(seq_track_missing(&st, 1000001, 1, buf, sizeof(buf)));
+		CHECK(!seq_track_missing(&st, 1000001, 2, buf, sizeof(buf)));
+		CHECK(strcmp(buf, "3-6 8-999999") == 0);
+	}
 	seq_track_fini(&st);
 }
 

@@ -147,3 +147,40 @@ seq_track_fini(struct seq_track *t)
 	free(t->bits);
 	memset(t, 0, sizeof(*t));
 }
+
+static bool
+seq_seen(const struct seq_track *t, uint64_t seq)
+{
+	return seq < t->nbits && (t->bits[seq / 64] & (1ull << (seq % 64)));
+}
+
+bool
+seq_track_missing(const struct seq_track *t, uint64_t sent, unsigned int max,
+		  char *buf, size_t len)
+{
+	uint64_t s = 0, start;
+	size_t n = 0;
+	unsigned int runs = 0;
+
+	buf[0] = '\0';
+	while (s < sent && runs < max && n < len) {
+		if (seq_seen(t, s)) {
+			s++;
+			continue;
+		}
+		start = s;
+		while (s < sent && !seq_seen(t, s))
+			s++;
+		if (s - 1 == start)
+			n += snprintf(buf + n, len - n, "%s%llu", runs ? " " : "",
+				      (unsigned long long)start);
+		else
+			n += snprintf(buf + n, len - n, "%s%llu-%llu", runs ? " " : "",
+				      (unsigned long long)start,
+				      (unsigned long long)(s - 1));
+		runs++;
+	}
+	while (s < sent && seq_seen(t, s))
+		s++;
+	return s < sent;
+}

@@ -80,4 +80,12 @@ enum seq_result {
 enum seq_result seq_track_rx(struct seq_track *t, uint64_t seq);
 void seq_track_fini(struct seq_track *t);
 
+/**
+ * Describe up to @p max runs of sequence numbers below @p sent that never
+ * arrived, e.g. "1024-1055 4000", into @p buf.
+ * @return true if there were more runs than that.
+ */
+bool seq_track_missing(const struct seq_track *t, uint64_t sent,
+		       unsigned int max, char *buf, size_t len);
+
 #endif /* FE_TRAFFIC_H */

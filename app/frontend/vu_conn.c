@@ -282,8 +282,13 @@ reader_main(void *arg)
 		}
 		s->done = true;
 		c->head_ticket++;
-		if (s->rc == -EPROTO)
-			set_dead(c, "%s", c->err);
+		if (s->rc == -EPROTO) {
+			char why[sizeof(c->err)];
+
+			/* set_dead() formats into c->err: not from itself. */
+			memcpy(why, c->err, sizeof(why));
+			set_dead(c, "%s", why);
+		}
 		pthread_cond_broadcast(&c->cond);
 		pthread_mutex_unlock(&c->lock);
 		if (c->dead)
