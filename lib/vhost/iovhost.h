@@ -108,12 +108,14 @@ void iovh_dev_destroy(struct iovh_dev *dev);
 
 /**
  * Move packets from the application to the front-end (virtqueue @p vq, an
- * even index). The mbufs that were enqueued are copied; the caller still
- * owns all of them and frees them.
+ * even index). Packets are copied; the caller still owns every mbuf and
+ * frees them.
  *
  * Thread-safety: lock-free; one thread at a time per virtqueue.
  *
- * @return how many of @p pkts were delivered (the first n).
+ * @return how many of @p pkts were consumed (the first n): delivered, or
+ *   dropped because no buffer the front-end posted could ever hold them
+ *   (those are counted in iovh_vq_stats.dropped). The rest found no room.
  */
 uint16_t iovh_enqueue_burst(struct iovh_dev *dev, uint16_t vq,
 		struct rte_mbuf **pkts, uint16_t count);
