@@ -174,6 +174,22 @@ iommu_map_buf(struct iommu *m, uint64_t gpa, uint32_t len, uint8_t perm,
 		return -EINVAL;
 	if (size > m->gran)
 		return -EINVAL;
+	/*
+	 * Prefaulted mappings are permanent, so buffers sharing a granule
+	 * and a permission share the window, like a driver that maps its
+	 * whole buffer pool once: 2m and region pages then mean few entries.
+	 */
+	if (m->mode == IOMMU_PREFAULT) {
+		for (s = 0; s < m->nslots; s++) {
+			w = &m->slot[s];
+			if (w->state == WIN_MAPPED && w->gpa == base &&
+			    w->size == size && w->perm == perm) {
+				*win = s;
+				*iova = w->iova + (gpa - base);
+				return 0;
+			}
+		}
+	}
 	f = &m->pool[pool % m->npools];
 	if (f->count == 0)
 		return -ENOSPC;

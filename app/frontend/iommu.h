@@ -126,7 +126,8 @@ iommu_dynamic(const struct iommu *m)
 
 /**
  * Map a buffer [gpa, gpa+len) that lies within one granule, taking its
- * IOVA from @p pool (ignored unless the pools are split).
+ * IOVA from @p pool (ignored unless the pools are split). Prefault mode
+ * reuses the window of an earlier buffer in the same granule.
  * @return 0 with *win (IOMMU_NO_WIN in off/pt) and the device address
  * *iova; -ENOSPC if no slot is free; -EINVAL if the span crosses a granule.
  */

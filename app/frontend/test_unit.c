@@ -262,6 +262,11 @@ test_iommu(struct guest_mem *gm)
 	CHECK(iommu_resolve(&m, a1, VU_ACCESS_RO, &u) == RESOLVE_OK);
 	CHECK(u.size == r1->size && u.uaddr == (uintptr_t)r1->va);
 	CHECK(a1 - u.iova == 0x10000);
+	/* Prefault: same region and permission, same window. */
+	CHECK(iommu_map_buf(&m, r1->gpa + 0x20000, 64, VU_ACCESS_RO, 0, 2, &w2, &a2) == 0);
+	CHECK(w2 == w1 && a2 == a1 + 0x10000);
+	CHECK(iommu_map_buf(&m, r1->gpa + 0x20000, 64, VU_ACCESS_WO, 0, 2, &w3, &a3) == 0);
+	CHECK(w3 != w1);
 	iommu_fini(&m);
 }
 
