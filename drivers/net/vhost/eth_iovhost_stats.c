@@ -4,10 +4,14 @@
 
 /**
  * @file
- * Basic stats and xstats of net_vhost ports. Packet, byte, size and
- * destination-type counts are kept by the PMD in its burst functions;
- * descriptor errors and RX drops come from the library, which is the only
- * one to see them.
+ * Basic stats and xstats of net_vhost ports.
+ *
+ * The burst functions count what they hand over or receive: packets,
+ * bytes, sizes and destination types, and on TX the packets given back to
+ * the caller. Only the library knows which of the packets it consumed on
+ * TX really reached the front-end (one too big for the front-end's buffers
+ * is consumed and dropped), so TX packets, bytes and errors are its
+ * counters; so are descriptor errors in both directions.
  */
 
 #include <stdio.h>
@@ -27,6 +31,9 @@ enum iovh_pmd_xstat {
 	IOVH_X_MULTICAST,
 	IOVH_X_UNICAST,
 	IOVH_X_VRING_ENABLED,
+	IOVH_X_NB_RX,
+	/* TX queues only, from here. */
+	IOVH_X_MISSED = IOVH_X_NB_RX,
 	IOVH_X_NB,
 };
 
@@ -48,6 +55,7 @@ static const char * const iovh_pmd_xstat_names[IOVH_X_NB] = {
 	[IOVH_X_MULTICAST] = "multicast_packets",
 	[IOVH_X_UNICAST] = "unicast_packets",
 	[IOVH_X_VRING_ENABLED] = "vring_enabled",
+	[IOVH_X_MISSED] = "missed_packets",
 };
 
 /** Fill @p v (IOVH_X_NB values) for one queue. */
@@ -63,13 +71,9 @@ iovh_pmd_queue_xstats(const struct iovh_pmd_internal *internal,
 	if (internal->dev != NULL)
 		(void)iovh_vq_stats_get(internal->dev, q->vq, &lib);
 
-	v[IOVH_X_PACKETS] = st->packets;
-	v[IOVH_X_BYTES] = st->bytes;
-	/*
-	 * What the caller of tx_burst got back is counted by the PMD; what
-	 * the front-end sent but could not be received only the library knows.
-	 */
-	v[IOVH_X_DROPS] = rx ? lib.dropped : st->missed;
+	v[IOVH_X_PACKETS] = rx ? st->packets : lib.packets;
+	v[IOVH_X_BYTES] = rx ? st->bytes : lib.bytes;
+	v[IOVH_X_DROPS] = lib.dropped;
 	v[IOVH_X_BAD_DESC] = lib.bad_desc;
 	v[IOVH_X_NOTIFICATIONS] = lib.notifications;
 	for (i = 0; i < IOVH_PMD_SZ_NB; i++)
@@ -80,13 +84,15 @@ iovh_pmd_queue_xstats(const struct iovh_pmd_internal *internal,
 	v[IOVH_X_UNICAST] = st->packets - st->broadcast - st->multicast;
 	v[IOVH_X_VRING_ENABLED] = __atomic_load_n(&internal->vq_enabled[q->vq],
 			__ATOMIC_RELAXED);
+	if (!rx)
+		v[IOVH_X_MISSED] = st->missed;
 }
 
 static unsigned int
 iovh_pmd_xstats_count(const struct rte_eth_dev *eth_dev)
 {
-	return (eth_dev->data->nb_rx_queues + eth_dev->data->nb_tx_queues) *
-		IOVH_X_NB;
+	return eth_dev->data->nb_rx_queues * IOVH_X_NB_RX +
+		eth_dev->data->nb_tx_queues * IOVH_X_NB;
 }
 
 int
@@ -99,7 +105,7 @@ iovh_pmd_xstats_get_names(struct rte_eth_dev *eth_dev,
 	if (names == NULL || size < total)
 		return total;
 	for (q = 0; q < eth_dev->data->nb_rx_queues; q++)
-		for (i = 0; i < IOVH_X_NB; i++, n++)
+		for (i = 0; i < IOVH_X_NB_RX; i++, n++)
 			snprintf(names[n].name, sizeof(names[n].name),
 				"rx_q%u_%s", q, iovh_pmd_xstat_names[i]);
 	for (q = 0; q < eth_dev->data->nb_tx_queues; q++)
@@ -127,7 +133,7 @@ iovh_pmd_xstats_get(struct rte_eth_dev *eth_dev,
 			iovh_pmd_queue_xstats(internal, q, true, v);
 		else
 			memset(v, 0, sizeof(v));
-		for (i = 0; i < IOVH_X_NB; i++, k++) {
+		for (i = 0; i < IOVH_X_NB_RX; i++, k++) {
 			xstats[k].id = k;
 			xstats[k].value = v[i];
 		}
@@ -174,12 +180,19 @@ iovh_pmd_stats_get(struct rte_eth_dev *eth_dev, struct rte_eth_stats *stats)
 		q = eth_dev->data->tx_queues[i];
 		if (q == NULL)
 			continue;
-		stats->opackets += q->stats.packets;
-		stats->obytes += q->stats.bytes;
-		stats->oerrors += q->stats.missed;
+		memset(&lib, 0, sizeof(lib));
+		if (internal->dev != NULL)
+			(void)iovh_vq_stats_get(internal->dev, q->vq, &lib);
+		stats->opackets += lib.packets;
+		stats->obytes += lib.bytes;
+		/*
+		 * Not st->missed: those went back to the caller, which counts
+		 * them itself (testpmd adds oerrors to its own TX-dropped).
+		 */
+		stats->oerrors += lib.dropped;
 		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
-			stats->q_opackets[i] = q->stats.packets;
-			stats->q_obytes[i] = q->stats.bytes;
+			stats->q_opackets[i] = lib.packets;
+			stats->q_obytes[i] = lib.bytes;
 		}
 	}
 	return 0;
