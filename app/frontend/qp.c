@@ -12,8 +12,10 @@
 #include "qp.h"
 #include "util.h"
 
-/* Violation lines worth printing; later ones are only counted. */
-#define LOG_MAX		20
+/* Violation lines worth printing per kind; later ones are only counted. */
+#define LOG_MAX		8
+
+enum vkind { VK_CANARY, VK_TXMOD, VK_BADUSED, VK_RXLEN, VK_UNWRITTEN };
 /* Longest packet a merged RX chain may reassemble into. */
 #define MERGE_MAX	(64 * 1024)
 
@@ -33,16 +35,16 @@ buf_cap(const struct fe_opts *o)
 }
 
 static void
-vlog(struct fe_ctx *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+vlog(struct fe_ctx *c, enum vkind k, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static void
-vlog(struct fe_ctx *c, const char *fmt, ...)
+vlog(struct fe_ctx *c, enum vkind k, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
 
-	if (c->logged++ >= LOG_MAX)
+	if (c->logged[k]++ >= LOG_MAX)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
@@ -181,7 +183,7 @@ check_resting(struct fe_ctx *c, struct fe_qp *qp, struct fe_vq *vq,
 	if (off < 0)
 		return;
 	qp->st.v_canary++;
-	vlog(c, "vq %u: revoked %s buffer gpa=0x%" PRIx64 " written at offset %d (found %s)",
+	vlog(c, VK_CANARY, "vq %u: revoked %s buffer gpa=0x%" PRIx64 " written at offset %d (found %s)",
 	     vq->index, vq->rx ? "RX" : "TX", b->gpa, off, when);
 }
 
@@ -274,7 +276,7 @@ static void
 bad_used(struct fe_ctx *c, struct fe_qp *qp, struct fe_vq *vq, uint32_t id)
 {
 	qp->st.v_bad_used++;
-	vlog(c, "vq %u: used ring returned descriptor %u, which is %s",
+	vlog(c, VK_BADUSED, "vq %u: used ring returned descriptor %u, which is %s",
 	     vq->index, id, id >= vq->num ? "out of range" : "not outstanding");
 }
 
@@ -299,7 +301,7 @@ qp_reap_tx(struct fe_ctx *c, struct fe_qp *qp)
 		n++;
 		if (fe_csum(b->va, b->len) != b->csum) {
 			qp->st.v_tx_modified++;
-			vlog(c, "vq %u: read-only TX buffer gpa=0x%" PRIx64 " iova=0x%" PRIx64 " was modified",
+			vlog(c, VK_TXMOD, "vq %u: read-only TX buffer gpa=0x%" PRIx64 " iova=0x%" PRIx64 " was modified",
 			     vq->index, b->gpa, b->addr);
 		}
 		if (b->win != IOMMU_NO_WIN && iommu_dynamic(c->mmu))
@@ -370,14 +372,14 @@ rx_take(struct fe_ctx *c, struct fe_qp *qp, uint32_t *out, uint32_t *len,
 	*out = id;
 	if (*len > vq->pool.cap) {
 		qp->st.v_rx_len++;
-		vlog(c, "vq %u: used length %u exceeds the %u-byte buffer",
+		vlog(c, VK_RXLEN, "vq %u: used length %u exceeds the %u-byte buffer",
 		     vq->index, *len, vq->pool.cap);
 		bufpool_put(&vq->pool, id);
 		return -1;
 	}
 	if (*len >= FE_NET_HDR_LEN && canary_check(b->va, CANARY_HEAD) < 0) {
 		qp->st.v_rx_unwritten++;
-		vlog(c, "vq %u: RX buffer gpa=0x%" PRIx64 " iova=0x%" PRIx64 " returned with %u bytes but never written (stale translation?)",
+		vlog(c, VK_UNWRITTEN, "vq %u: RX buffer gpa=0x%" PRIx64 " iova=0x%" PRIx64 " returned with %u bytes but never written (stale translation?)",
 		     vq->index, b->gpa, b->addr, *len);
 		bufpool_put(&vq->pool, id);
 		return -1;

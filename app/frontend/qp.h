@@ -80,7 +80,7 @@ struct fe_ctx {
 	unsigned int nq;
 	bool mrg;
 	bool event_idx;
-	unsigned int logged;	/* violation lines printed so far */
+	unsigned int logged[8];	/* violation lines printed, per kind */
 };
 
 /** Buffers per virtqueue: twice the ring when they rest between uses. */
