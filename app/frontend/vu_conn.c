@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -390,7 +391,15 @@ vu_conn_accept(const char *path, unsigned int wait_ms)
 void
 vu_conn_set_timeout(struct vu_conn *c, unsigned int ms)
 {
+	struct timeval tv = {
+		.tv_sec = ms / 1000,
+		.tv_usec = (ms % 1000) * 1000,
+	};
+
 	c->timeout_ms = ms;
+	/* A back-end that stops reading must not wedge a writer either. */
+	if (setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		fe_log("SO_SNDTIMEO: %s", strerror(errno));
 }
 
 void
@@ -469,7 +478,7 @@ vu_conn_send(struct vu_conn *c, uint32_t req, const void *payload,
 	rc = vu_sock_send(c->fd, &m, fds, nfds);
 	if (rc < 0) {
 		set_dead(c, "write of %s failed: %s", vu_req_name(req),
-			 strerror(-rc));
+			 rc == -EAGAIN ? "back-end stopped reading" : strerror(-rc));
 		pthread_mutex_unlock(&c->lock);
 		return -EPIPE;
 	}
