@@ -514,12 +514,14 @@ main(int argc, char **argv)
 	if (s.have_bchan)
 		bchan_stop(&s.bchan);
 	vu_conn_close(s.conn);
+	s.conn = NULL;
 	if (s.have_bchan && (s.bchan.bad_msgs > 0 || s.bchan.closed_early))
 		proto_err = true;
 
 	rc = report(&o, &c, &s, &tlb, &r, proto_err);
 	for (q = 0; q < o.queues; q++)
 		qp_fini(&c.qp[q]);
+	free(c.qp);
 	iommu_fini(&mmu);
 	guest_mem_fini(&gm);
 	return rc;

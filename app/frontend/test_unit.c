@@ -20,6 +20,9 @@
 #include "latency.h"
 #include "traffic.h"
 #include "vring.h"
+#include "vu_conn.h"
+
+#include <sys/socket.h>
 
 static int failures;
 
@@ -388,6 +391,98 @@ test_latency(void)
 	}
 }
 
+/* Play back-end on the other end of a socketpair. */
+static void
+be_reply(int fd, uint32_t req, uint32_t flags, uint64_t val)
+{
+	struct vu_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = req;
+	m.hdr.flags = flags;
+	m.hdr.size = 8;
+	m.p.u64 = val;
+	CHECK(vu_sock_send(fd, &m, NULL, 0) == 0);
+}
+
+static void
+be_read(int fd, uint32_t want_req, uint32_t want_flags)
+{
+	struct vu_msg m;
+	int fds[VU_MAX_FDS], nfds;
+
+	CHECK(vu_sock_recv(fd, &m, fds, &nfds, VU_MAX_FDS) == 1);
+	CHECK(m.hdr.request == want_req && m.hdr.flags == want_flags);
+}
+
+static void
+test_conn(void)
+{
+	struct vu_conn *c;
+	struct vu_msg r;
+	uint64_t t1, t2, t3, v = 0;
+	int sv[2];
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	c = vu_conn_from_fd(sv[0]);
+	vu_conn_set_timeout(c, 200);
+
+	/* Without REPLY_ACK an ack-able message has nothing to wait for. */
+	CHECK(vu_conn_send(c, VU_SET_OWNER, NULL, 0, NULL, 0, VU_ACK, &t1) == 0);
+	CHECK(t1 == 0 && vu_conn_wait(c, t1, NULL) == 0);
+	be_read(sv[1], VU_SET_OWNER, VU_VERSION);
+
+	/* Replies go to the right waiter, whatever order they wait in. */
+	vu_conn_set_reply_ack(c, true);
+	CHECK(vu_conn_send(c, VU_SET_FEATURES, &v, 8, NULL, 0, VU_ACK, &t1) == 0);
+	CHECK(vu_conn_send(c, VU_GET_FEATURES, NULL, 0, NULL, 0, VU_DATA, &t2) == 0);
+	CHECK(vu_conn_send(c, VU_IOTLB_MSG, &v, 8, NULL, 0, VU_ACK, &t3) == 0);
+	be_read(sv[1], VU_SET_FEATURES, VU_VERSION | VU_FLAG_NEED_REPLY);
+	be_read(sv[1], VU_GET_FEATURES, VU_VERSION);
+	be_read(sv[1], VU_IOTLB_MSG, VU_VERSION | VU_FLAG_NEED_REPLY);
+	be_reply(sv[1], VU_SET_FEATURES, VU_VERSION | VU_FLAG_REPLY, 0);
+	be_reply(sv[1], VU_GET_FEATURES, VU_VERSION | VU_FLAG_REPLY, 0x1234);
+	be_reply(sv[1], VU_IOTLB_MSG, VU_VERSION | VU_FLAG_REPLY, 1);
+	CHECK(vu_conn_wait(c, t2, &r) == 0 && r.p.u64 == 0x1234);
+	CHECK(vu_conn_wait(c, t3, NULL) == -EREMOTEIO);	/* negative ack */
+	CHECK(vu_conn_wait(c, t1, NULL) == 0);
+
+	/* No reply: the wait ends at the deadline. */
+	CHECK(vu_conn_send(c, VU_SET_MEM_TABLE, &v, 8, NULL, 0, VU_ACK, &t1) == 0);
+	CHECK(vu_conn_wait(c, t1, NULL) == -ETIMEDOUT);
+	CHECK(strstr(vu_conn_error(c), "no reply to SET_MEM_TABLE") != NULL);
+	/* Late, but still paired with its request; then a wrong one kills. */
+	be_reply(sv[1], VU_SET_MEM_TABLE, VU_VERSION | VU_FLAG_REPLY, 0);
+	CHECK(vu_conn_send(c, VU_SET_VRING_NUM, &v, 8, NULL, 0, VU_ACK, &t2) == 0);
+	be_reply(sv[1], VU_SET_VRING_ADDR, VU_VERSION | VU_FLAG_REPLY, 0);
+	CHECK(vu_conn_wait(c, t2, NULL) == -EPROTO);
+	CHECK(strstr(vu_conn_error(c), "expected SET_VRING_NUM") != NULL);
+	CHECK(vu_conn_send(c, VU_SET_OWNER, NULL, 0, NULL, 0, VU_ACK, &t3) == -EPIPE);
+	vu_conn_close(c);
+	close(sv[1]);
+
+	/* Something the front-end never asked for is a protocol error. */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	c = vu_conn_from_fd(sv[0]);
+	vu_conn_set_timeout(c, 500);
+	be_reply(sv[1], VU_GET_STATUS, VU_VERSION | VU_FLAG_REPLY, 0);
+	usleep(100000);		/* let the reader see it with nothing owed */
+	CHECK(vu_conn_send(c, VU_GET_FEATURES, NULL, 0, NULL, 0, VU_DATA, &t1) == -EPIPE);
+	CHECK(strstr(vu_conn_error(c), "unsolicited") != NULL);
+	vu_conn_close(c);
+	close(sv[1]);
+
+	/* The peer going away fails the waiter at once, not at the deadline. */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	c = vu_conn_from_fd(sv[0]);
+	vu_conn_set_timeout(c, 5000);
+	CHECK(vu_conn_send(c, VU_GET_FEATURES, NULL, 0, NULL, 0, VU_DATA, &t1) == 0);
+	close(sv[1]);
+	CHECK(vu_conn_wait(c, t1, NULL) == -EPIPE);
+	CHECK(strstr(vu_conn_error(c), "closed") != NULL);
+	vu_conn_close(c);
+}
+
 int
 main(void)
 {
@@ -402,6 +497,7 @@ main(void)
 	test_packets();
 	test_canary();
 	test_latency();
+	test_conn();
 	if (failures) {
 		fprintf(stderr, "frontend unit tests: %d failure(s)\n", failures);
 		return 1;

@@ -318,6 +318,12 @@ conn_new(int fd)
 	return c;
 }
 
+struct vu_conn *
+vu_conn_from_fd(int fd)
+{
+	return conn_new(fd);
+}
+
 static int
 sock_addr(const char *path, struct sockaddr_un *un)
 {
@@ -570,5 +576,7 @@ vu_conn_close(struct vu_conn *c)
 	if (c->reader_started)
 		pthread_join(c->reader, NULL);
 	close(c->fd);
-	c->fd = -1;
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
 }

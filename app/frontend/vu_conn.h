@@ -28,6 +28,9 @@ struct vu_conn *vu_conn_connect(const char *path, unsigned int wait_ms);
 /** Listen on @p path and accept one back-end within @p wait_ms. */
 struct vu_conn *vu_conn_accept(const char *path, unsigned int wait_ms);
 
+/** Wrap an already connected socket (tests, socketpairs). */
+struct vu_conn *vu_conn_from_fd(int fd);
+
 /** Per-reply deadline (--timeout). */
 void vu_conn_set_timeout(struct vu_conn *c, unsigned int ms);
 
@@ -69,7 +72,7 @@ void vu_conn_fail(struct vu_conn *c, uint32_t req, const char *what, int rc)
 
 const char *vu_conn_error(struct vu_conn *c);
 
-/** Stop the reader and close the socket. */
+/** Stop the reader, close the socket and free @p c. */
 void vu_conn_close(struct vu_conn *c);
 
 /* Raw message I/O, also used on the back-end channel. */
