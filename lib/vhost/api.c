@@ -3,6 +3,7 @@
  */
 
 #include <errno.h>
+#include <string.h>
 
 #include <rte_mbuf.h>
 
@@ -28,7 +29,53 @@ burst_begin(struct iovh_dev *dev, uint16_t vq_idx)
 		rte_rcu_qsbr_thread_offline(dev->qsbr, vq_idx);
 		return NULL;
 	}
+	if (vq->iommu)
+		iovh_vq_iotlb_sync(dev, vq);
 	return vq;
+}
+
+/*
+ * Keep packets the caller handed us: each segment gets a reference of our
+ * own, so the caller's free (it counts them as consumed) leaves them to us.
+ */
+static uint16_t
+backlog_add(struct iovh_vq *vq, struct rte_mbuf **pkts, uint16_t count)
+{
+	uint16_t n = RTE_MIN(count, (uint16_t)(IOVH_BACKLOG - vq->backlog_n));
+	struct rte_mbuf *s;
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		for (s = pkts[i]; s != NULL; s = s->next)
+			rte_mbuf_refcnt_update(s, 1);
+		vq->backlog[vq->backlog_n++] = pkts[i];
+	}
+	if (vq->backlog_n > vq->backlog_max)
+		vq->backlog_max = vq->backlog_n;
+	return n;
+}
+
+/* Deliver what the backlog holds, in order; drop our references. */
+static void
+backlog_flush(struct iovh_dev *dev, struct iovh_vq *vq)
+{
+	uint16_t k;
+
+	k = iovh_split_enqueue(dev, vq, vq->backlog, vq->backlog_n);
+	if (k == 0)
+		return;
+	rte_pktmbuf_free_bulk(vq->backlog, k);
+	vq->backlog_n -= k;
+	memmove(vq->backlog, vq->backlog + k,
+			vq->backlog_n * sizeof(vq->backlog[0]));
+}
+
+void
+iovh_vq_backlog_free(struct iovh_vq *vq)
+{
+	if (vq->backlog_n > 0)
+		rte_pktmbuf_free_bulk(vq->backlog, vq->backlog_n);
+	vq->backlog_n = 0;
 }
 
 uint16_t
@@ -43,7 +90,23 @@ iovh_enqueue_burst(struct iovh_dev *dev, uint16_t vq_idx,
 	vq = burst_begin(dev, vq_idx);
 	if (vq == NULL)
 		return 0;
-	n = iovh_split_enqueue(dev, vq, pkts, count);
+	/*
+	 * No loss on an IOTLB miss: packets that met one wait in the backlog
+	 * (in order, ahead of anything newer) until the mapping arrives. A
+	 * full ring is not a miss: then the burst comes back short, as
+	 * ethdev expects.
+	 */
+	if (unlikely(vq->backlog_n != 0))
+		backlog_flush(dev, vq);
+	if (likely(vq->backlog_n == 0)) {
+		n = iovh_split_enqueue(dev, vq, pkts, count);
+		if (unlikely(vq->rx_missed && n < count))
+			n += backlog_add(vq, pkts + n, count - n);
+	} else {
+		n = vq->rx_missed ? backlog_add(vq, pkts, count) : 0;
+	}
+	if (n != 0)
+		vq->miss_since = 0;
 	rte_rcu_qsbr_thread_offline(dev->qsbr, vq_idx);
 	return n;
 }
@@ -61,6 +124,8 @@ iovh_dequeue_burst(struct iovh_dev *dev, uint16_t vq_idx,
 	if (vq == NULL)
 		return 0;
 	n = iovh_split_dequeue(dev, vq, mp, pkts, count);
+	if (n != 0)
+		vq->miss_since = 0;
 	rte_rcu_qsbr_thread_offline(dev->qsbr, vq_idx);
 	return n;
 }

@@ -3,6 +3,7 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ enum ev_kind {
 	EV_CONNECTING,		/* client connect in progress */
 	EV_CONN,		/* front-end connection */
 	EV_BACKEND,		/* back-end channel */
+	EV_MISS,		/* poll threads reported IOTLB misses */
 };
 
 /** Bytes of unsent replies a connection may hold before it is dropped. */
@@ -392,6 +394,133 @@ backend_event(struct iovh_dev *dev, uint32_t events)
 	iovh_ctrl_close_backend(dev);
 }
 
+static int
+send_miss(struct iovh_dev *dev, uint64_t iova, uint8_t perm)
+{
+	struct vhu_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = VHU_BACKEND_IOTLB_MSG;
+	m.hdr.flags = VHU_VERSION;
+	m.hdr.size = sizeof(m.payload.iotlb);
+	m.payload.iotlb.iova = iova;
+	m.payload.iotlb.perm = perm;
+	m.payload.iotlb.type = VHU_IOTLB_MISS;
+	dev->misses_sent++;
+	return iovh_ctrl_backend_send(dev, &m);
+}
+
+void
+iovh_ctrl_request_miss(struct iovh_dev *dev, uint64_t iova, uint8_t perm)
+{
+	uint64_t page = iova & ~((1ULL << IOTLB_PAGE_SHIFT) - 1);
+	uint64_t now = iovh_now_ms();
+	uint32_t i, oldest = 0;
+	int rc;
+
+	for (i = 0; i < dev->npending; i++) {
+		if (dev->pending[i].iova == page &&
+				(dev->pending[i].perm & perm) == perm) {
+			if (now - dev->pending[i].sent_ms < IOVH_MISS_RESEND_MS)
+				return;
+			break;
+		}
+		if (dev->pending[i].sent_ms < dev->pending[oldest].sent_ms)
+			oldest = i;
+	}
+	if (i == dev->npending) {
+		if (dev->npending < RTE_DIM(dev->pending))
+			dev->npending++;
+		else
+			i = oldest;
+	}
+	dev->pending[i].iova = page;
+	dev->pending[i].perm = perm;
+	dev->pending[i].sent_ms = now;
+	rc = send_miss(dev, iova, perm);
+	IOVH_LOG_CONFIG(DEBUG, "(%s) IOTLB miss 0x%" PRIx64 " perm %u sent: %d",
+			dev->path, iova, perm, rc);
+}
+
+void
+iovh_ctrl_misses_answered(struct iovh_dev *dev, uint64_t iova, uint64_t last)
+{
+	uint32_t i = 0;
+
+	while (i < dev->npending) {
+		if (dev->pending[i].iova >= iova && dev->pending[i].iova <= last) {
+			uint32_t k = dev->answered_pos++ % RTE_DIM(dev->answered);
+
+			dev->answered[k].iova = dev->pending[i].iova;
+			dev->answered[k].seq = dev->iotlb_seq;
+			dev->pending[i] = dev->pending[--dev->npending];
+		} else {
+			i++;
+		}
+	}
+}
+
+/* Was this miss answered after the poll thread saw it? */
+static bool
+miss_stale(const struct iovh_dev *dev, const struct iovh_miss *m)
+{
+	uint64_t page = m->iova & ~((1ULL << IOTLB_PAGE_SHIFT) - 1);
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(dev->answered); i++)
+		if (dev->answered[i].iova == page &&
+				(int32_t)(dev->answered[i].seq - m->seq) > 0)
+			return true;
+	return false;
+}
+
+/* Misses the poll threads queued: hand each to the front-end once. */
+static void
+miss_event(struct iovh_dev *dev)
+{
+	uint64_t v;
+	unsigned int q;
+
+	if (read(dev->miss_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	for (q = 0; q < dev->max_queue_pairs * 2u; q++) {
+		struct iovh_vq *vq = dev->vq[q];
+		uint32_t head = __atomic_load_n(&vq->miss_head, __ATOMIC_ACQUIRE);
+		uint32_t tail = vq->miss_tail;
+
+		for (; tail != head; tail++) {
+			const struct iovh_miss *m = &vq->miss[tail % IOVH_MISS_RING];
+			uint64_t bl;
+
+			/* Answered while it waited in the ring? */
+			if (iovh_iotlb_find(&dev->iotlb, m->iova, &bl) == NULL &&
+					!miss_stale(dev, m))
+				iovh_ctrl_request_miss(dev, m->iova, m->perm);
+		}
+		/* Release: we are done reading the slots we hand back. */
+		__atomic_store_n(&vq->miss_tail, tail, __ATOMIC_RELEASE);
+	}
+}
+
+/* Resend what is still unanswered; give up on what never will be. */
+static void
+miss_tick(struct iovh_dev *dev, uint64_t now)
+{
+	uint32_t i = 0;
+	uint64_t bl;
+
+	while (i < dev->npending) {
+		uint64_t age = now - dev->pending[i].sent_ms;
+
+		if (iovh_iotlb_find(&dev->iotlb, dev->pending[i].iova, &bl) !=
+				NULL || age > IOVH_MISS_GIVEUP_MS) {
+			dev->pending[i] = dev->pending[--dev->npending];
+			continue;
+		}
+		i++;
+	}
+}
+
 int
 iovh_ctrl_backend_send(struct iovh_dev *dev, const struct vhu_msg *msg)
 {
@@ -427,6 +556,7 @@ ctrl_tick(void)
 				now - c->partial_since > IOVH_PEER_TIMEOUT_MS)
 			iovh_ctrl_disconnect(dev,
 				"message left incomplete for too long");
+		miss_tick(dev, now);
 		c = dev->conn;
 		if (c != NULL && c->tx_since != 0 &&
 				now - c->tx_since > IOVH_PEER_TIMEOUT_MS)
@@ -446,10 +576,7 @@ free_zombies(void)
 
 	while ((dev = zombies) != NULL) {
 		zombies = dev->next;
-		for (unsigned int i = 0; i < RTE_DIM(dev->vq); i++)
-			free(dev->vq[i]);
-		free(dev->qsbr);
-		free(dev);
+		iovh_dev_free(dev);
 	}
 }
 
@@ -492,6 +619,9 @@ ctrl_thread(void *arg __rte_unused)
 			case EV_BACKEND:
 				backend_event(dev, evs[i].events);
 				break;
+			case EV_MISS:
+				miss_event(dev);
+				break;
 			}
 		}
 		if (iovh_now_ms() - last_tick >= 100) {
@@ -516,6 +646,13 @@ iovh_ctrl_add(struct iovh_dev *dev)
 	dev->ev_listen.dev = dev;
 	dev->ev_conn.dev = dev;
 	dev->ev_backend.dev = dev;
+	dev->ev_miss.dev = dev;
+	dev->ev_miss.fd = -1;
+	if (dev->miss_efd >= 0) {
+		rc = ev_add(&dev->ev_miss, dev->miss_efd, EV_MISS, EPOLLIN);
+		if (rc < 0)
+			return rc;
+	}
 	dev->ev_conn.fd = -1;
 	dev->ev_backend.fd = -1;
 	dev->ev_listen.fd = -1;
@@ -549,6 +686,7 @@ iovh_ctrl_remove(struct iovh_dev *dev)
 	struct iovh_dev **pp;
 
 	dev->destroying = 1;
+	ev_del(&dev->ev_miss);
 	iovh_ctrl_disconnect(dev, "device destroyed");
 	/* State set up without a connection (tests, or a half-open one). */
 	iovh_dev_reset(dev);

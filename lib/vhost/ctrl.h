@@ -61,6 +61,24 @@ int iovh_ctrl_watch_backend(struct iovh_dev *dev);
 /** Stop watching and close the back-end channel. */
 void iovh_ctrl_close_backend(struct iovh_dev *dev);
 
+/** How long a miss may go unanswered before it is sent again. */
+#define IOVH_MISS_RESEND_MS 20
+/** After this long a miss is forgotten (QEMU never answers a bad one). */
+#define IOVH_MISS_GIVEUP_MS 2000
+
+/**
+ * Ask the front-end for the mapping of @p iova (BACKEND_IOTLB_MSG MISS,
+ * without NEED_REPLY: the answer is an UPDATE on the main socket, which the
+ * front-end may be blocked sending). De-duplicated: a page already asked
+ * for recently is not asked for again. Control lock held.
+ */
+void iovh_ctrl_request_miss(struct iovh_dev *dev, uint64_t iova,
+		uint8_t perm);
+
+/** Forget the pending misses an UPDATE of [iova, last] answered. */
+void iovh_ctrl_misses_answered(struct iovh_dev *dev, uint64_t iova,
+		uint64_t last);
+
 /** Monotonic milliseconds. */
 uint64_t iovh_now_ms(void);
 

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -154,7 +155,54 @@ iovh_dev_apply_features(struct iovh_dev *dev)
 			sizeof(struct virtio_net_hdr);
 		vq->log_used = dev->log_on &&
 			(vq->addr.flags & (1u << VHU_VRING_F_LOG));
+		vq->iommu = iovh_has_feature(dev, VIRTIO_F_IOMMU_PLATFORM);
 	}
+}
+
+/*
+ * A ring at an IOVA: every piece must be mapped with @p perm, and the
+ * pieces must follow each other in host memory too, or the ring cannot be
+ * used through one pointer. A missing piece is asked for (the ring is then
+ * translated again when the UPDATE comes) and is not an error.
+ */
+static void *
+ring_map_iova(struct iovh_dev *dev, struct iovh_vq *vq, const char *what,
+		uint64_t iova, uint64_t len, uint8_t perm, uint64_t *gpa,
+		int *missing)
+{
+	uint64_t cur = iova, left = len, first = 0, next = 0, bl, hva, piece;
+	const struct iovh_iotlb_map *m;
+
+	while (left > 0) {
+		m = iovh_iotlb_find(&dev->iotlb, cur, &bl);
+		if (m == NULL) {
+			iovh_ctrl_request_miss(dev, cur, perm);
+			*missing = 1;
+			return NULL;
+		}
+		if ((m->perm & perm) != perm) {
+			IOVH_LOG_CONFIG(ERR, "(%s) vring %u: %s ring IOVA 0x%"
+				PRIx64 " mapped with permission %u, needs %u",
+				dev->path, vq->index, what, cur, m->perm, perm);
+			return NULL;
+		}
+		hva = m->hva + (cur - m->iova);
+		piece = RTE_MIN(left, bl - cur + 1);
+		if (cur == iova) {
+			first = hva;
+			if (gpa != NULL)
+				*gpa = m->gpa + (cur - m->iova);
+		} else if (hva != next) {
+			IOVH_LOG_CONFIG(ERR, "(%s) vring %u: %s ring IOVA 0x%"
+				PRIx64 "+%" PRIu64 " is not contiguous in guest "
+				"memory", dev->path, vq->index, what, iova, len);
+			return NULL;
+		}
+		next = hva + piece;
+		cur += piece;
+		left -= piece;
+	}
+	return (void *)(uintptr_t)first;
 }
 
 static void *
@@ -179,6 +227,46 @@ ring_map(struct iovh_dev *dev, struct iovh_vq *vq, const char *what,
 	return (void *)(uintptr_t)hva;
 }
 
+/* Ring addresses are IOVAs: translate through the IOTLB. */
+static int
+translate_rings_iova(struct iovh_dev *dev, struct iovh_vq *vq)
+{
+	const struct vhu_vring_addr *a = &vq->addr;
+	uint64_t n = vq->size, log_gpa = 0;
+	void *d, *av, *u;
+	int missing = 0;
+
+	if ((a->desc_user_addr & 15) || (a->avail_user_addr & 1) ||
+			(a->used_user_addr & 3)) {
+		IOVH_LOG_CONFIG(ERR, "(%s) vring %u: misaligned ring address",
+				dev->path, vq->index);
+		return -1;
+	}
+	/* The device reads the descriptors and the avail ring, and writes
+	 * the used ring: exactly what the front-end must have allowed. */
+	d = ring_map_iova(dev, vq, "descriptor", a->desc_user_addr, 16 * n,
+			VHU_ACCESS_RO, NULL, &missing);
+	av = ring_map_iova(dev, vq, "avail", a->avail_user_addr, 4 + 2 * n + 2,
+			VHU_ACCESS_RO, NULL, &missing);
+	u = ring_map_iova(dev, vq, "used", a->used_user_addr, 4 + 8 * n + 2,
+			VHU_ACCESS_WO, NULL, &missing);
+	if ((a->flags & (1u << VHU_VRING_F_LOG)) && u != NULL &&
+			ring_map_iova(dev, vq, "log", a->log_guest_addr,
+				4 + 8 * n + 2, VHU_ACCESS_WO, &log_gpa,
+				&missing) == NULL)
+		u = NULL;
+	if (d == NULL || av == NULL || u == NULL)
+		return missing ? 0 : -1;
+	vq->desc = d;
+	vq->avail = av;
+	vq->used = u;
+	/* The log wants guest-physical addresses, not IOVAs. */
+	vq->log_guest_addr = log_gpa;
+	IOVH_LOG_CONFIG(DEBUG, "(%s) vring %u translated through the IOTLB",
+			dev->path, vq->index);
+	return 0;
+}
+
 int
 iovh_vq_translate_rings(struct iovh_dev *dev, struct iovh_vq *vq)
 {
@@ -192,6 +280,8 @@ iovh_vq_translate_rings(struct iovh_dev *dev, struct iovh_vq *vq)
 	vq->used = NULL;
 	if (!vq->addr_set || dev->mem == NULL || n == 0)
 		return 0;
+	if (iovh_has_feature(dev, VIRTIO_F_IOMMU_PLATFORM))
+		return translate_rings_iova(dev, vq);
 	/* +2 for used_event / avail_event past the rings. */
 	d = ring_map(dev, vq, "descriptor", a->desc_user_addr, 16 * n, 16);
 	av = ring_map(dev, vq, "avail", a->avail_user_addr, 4 + 2 * n + 2, 2);
@@ -268,11 +358,15 @@ iovh_dev_reset(struct iovh_dev *dev)
 		struct iovh_vq_counters st = vq->stats;
 
 		iovh_vq_close_fds(vq);
+		iovh_vq_backlog_free(vq);
 		vq_init(vq, dev, i);
 		vq->stats = st;	/* counters outlive a connection */
 	}
 	iovh_mem_free(dev->mem);
 	dev->mem = NULL;
+	iovh_iotlb_flush(&dev->iotlb);
+	iovh_iotlb_reclaim(&dev->iotlb);
+	dev->npending = 0;
 	log_unmap(dev);
 	dev->features = 0;
 	dev->protocol_features = 0;
@@ -294,11 +388,9 @@ offered_features(const struct iovh_dev_conf *conf)
 		f &= ~(1ULL << VIRTIO_NET_F_MQ);
 	if (conf->mtu != 0)
 		f |= 1ULL << VIRTIO_NET_F_MTU;
-	/*
-	 * IOMMU_PLATFORM is offered only once the IOTLB translates every
-	 * access; until then a front-end would hand us IOVAs we'd treat as
-	 * guest-physical addresses.
-	 */
+	/* Every address is then an IOVA, translated through the IOTLB. */
+	if (conf->flags & IOVH_F_IOMMU)
+		f |= 1ULL << VIRTIO_F_IOMMU_PLATFORM;
 	return f;
 }
 
@@ -334,11 +426,23 @@ iovh_dev_create(const struct iovh_dev_conf *conf)
 	dev->arg = conf->arg;
 	dev->listen_fd = -1;
 	dev->backend_fd = -1;
+	dev->miss_efd = -1;
 	dev->offered_features = offered_features(conf);
 	dev->offered_protocol = IOVH_BASE_PROTOCOL;
 	if (conf->mtu != 0)
 		dev->offered_protocol |= 1ULL << VHU_PROTO_F_NET_MTU;
 	dev->max_mem_slots = IOVH_MAX_MEM_SLOTS;
+	if (conf->flags & IOVH_F_IOMMU) {
+		if (iovh_iotlb_init(&dev->iotlb, conf->iotlb_entries ?
+				conf->iotlb_entries : IOVH_IOTLB_DEFAULT) < 0)
+			goto nomem;
+		dev->miss_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (dev->miss_efd < 0)
+			goto nomem;
+	} else if (iovh_iotlb_init(&dev->iotlb, 1) < 0) {
+		/* An empty table: lookups find nothing, cheaply. */
+		goto nomem;
+	}
 	nvq = conf->max_queue_pairs * 2u;
 	sz = rte_rcu_qsbr_get_memsize(nvq);
 	dev->qsbr = iovh_zalloc(sz);
@@ -393,12 +497,28 @@ nomem:
 	rte_errno = ENOMEM;
 fail:
 	if (dev != NULL) {
-		for (i = 0; i < RTE_DIM(dev->vq); i++)
-			free(dev->vq[i]);
-		free(dev->qsbr);
-		free(dev);
+		iovh_dev_free(dev);
+		return NULL;
 	}
 	return NULL;
+}
+
+/* Free a device no thread can reach any more. */
+void
+iovh_dev_free(struct iovh_dev *dev)
+{
+	unsigned int i;
+
+	iovh_iotlb_fini(&dev->iotlb);
+	if (dev->miss_efd >= 0)
+		close(dev->miss_efd);
+	for (i = 0; i < RTE_DIM(dev->vq); i++) {
+		if (dev->vq[i] != NULL)
+			iovh_vq_backlog_free(dev->vq[i]);
+		free(dev->vq[i]);
+	}
+	free(dev->qsbr);
+	free(dev);
 }
 
 void

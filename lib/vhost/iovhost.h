@@ -50,6 +50,8 @@ struct iovh_dev;
 
 /** Most queue pairs one device may have. */
 #define IOVH_MAX_QUEUE_PAIRS 128
+/** IOTLB mappings kept per device by default: 256 MiB in 4 KiB pages. */
+#define IOVH_IOTLB_DEFAULT 65536
 
 /**
  * Application callbacks. All are called from the control thread, one at a
@@ -79,6 +81,7 @@ struct iovh_dev_conf {
 	uint16_t max_queue_pairs;	/**< 1 .. IOVH_MAX_QUEUE_PAIRS */
 	int numa_node;			/**< For per-queue memory; SOCKET_ID_ANY ok. */
 	uint16_t mtu;			/**< Offered with NET_MTU; 0: not offered. */
+	uint32_t iotlb_entries;		/**< IOTLB cap; 0: IOVH_IOTLB_DEFAULT. */
 	const struct iovh_ops *ops;	/**< May be NULL. */
 	void *arg;			/**< Passed to every callback. */
 };

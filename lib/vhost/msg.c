@@ -151,6 +151,9 @@ mem_swap(struct iovh_dev *dev, struct iovh_mem *mem, bool unmap_old)
 
 	iovh_dev_pause(dev);
 	dev->mem = mem;
+	/* IOTLB entries point into the old mappings: all of them go. */
+	iovh_iotlb_flush(&dev->iotlb);
+	iovh_iotlb_reclaim(&dev->iotlb);
 	for (i = 0; i < dev->max_queue_pairs * 2u; i++)
 		iovh_vq_translate_rings(dev, dev->vq[i]);
 	if (unmap_old)
@@ -450,6 +453,9 @@ h_get_vring_base(struct msg_ctx *ctx)
 	if (vq == NULL)
 		return H_FATAL;	/* the front-end waits for an answer */
 	vq_stop(dev, vq);
+	/* Quiesced by vq_stop: the IOTLB can go (it is rebuilt on misses). */
+	iovh_iotlb_flush(&dev->iotlb);
+	iovh_iotlb_reclaim(&dev->iotlb);
 	if (vq->kickfd >= 0) {
 		close(vq->kickfd);
 		vq->kickfd = -1;
@@ -678,6 +684,169 @@ h_set_backend_req_fd(struct msg_ctx *ctx)
 	return H_OK;
 }
 
+/* IOVA ranges of a vq's rings, for eviction and invalidation checks. */
+static unsigned int
+ring_iovas(const struct iovh_vq *vq, uint64_t first[4], uint64_t last[4])
+{
+	const struct vhu_vring_addr *a = &vq->addr;
+	uint64_t n = vq->size;
+	unsigned int k = 0;
+
+	if (!vq->addr_set || n == 0)
+		return 0;
+	first[k] = a->desc_user_addr;
+	last[k++] = a->desc_user_addr + 16 * n - 1;
+	first[k] = a->avail_user_addr;
+	last[k++] = a->avail_user_addr + 4 + 2 * n + 1;
+	first[k] = a->used_user_addr;
+	last[k++] = a->used_user_addr + 4 + 8 * n + 1;
+	if (a->flags & (1u << VHU_VRING_F_LOG)) {
+		first[k] = a->log_guest_addr;
+		last[k++] = a->log_guest_addr + 4 + 8 * n + 1;
+	}
+	return k;
+}
+
+/* Whether [a0, a1] and [b0, b1] meet; both inclusive, neither wraps. */
+static bool
+overlaps(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
+{
+	return a0 <= b1 && b0 <= a1;
+}
+
+/* Translate again the rings that wait for (or lost) their mapping. */
+static void
+rings_retranslate(struct iovh_dev *dev, bool all)
+{
+	unsigned int q;
+
+	for (q = 0; q < dev->max_queue_pairs * 2u; q++) {
+		struct iovh_vq *vq = dev->vq[q];
+
+		if (vq->addr_set && vq->size != 0 && (all || vq->desc == NULL))
+			iovh_vq_translate_rings(dev, vq);
+	}
+	iovh_dev_update_ready(dev);
+}
+
+static enum h_result
+iotlb_update(struct msg_ctx *ctx, const struct vhu_iotlb *m)
+{
+	struct iovh_dev *dev = ctx->dev;
+	uint64_t keep[IOVH_MAX_VRING * 4], f[4], l[4];
+	uint64_t iova = m->iova, fva = m->uaddr, left = m->size;
+	unsigned int nkeep = 0, q, k, n;
+	int rc;
+
+	if (m->size == 0 || m->iova + (m->size - 1) < m->iova ||
+			m->uaddr + (m->size - 1) < m->uaddr) {
+		MERR(ctx, "UPDATE iova 0x%" PRIx64 " size 0x%" PRIx64
+			" uaddr 0x%" PRIx64 ": empty or wrapping range",
+			m->iova, m->size, m->uaddr);
+		return H_ERR;
+	}
+	if (((m->iova | m->size | m->uaddr) & 0xfff) != 0) {
+		MERR(ctx, "UPDATE iova 0x%" PRIx64 " size 0x%" PRIx64
+			" uaddr 0x%" PRIx64 ": not 4 KiB aligned",
+			m->iova, m->size, m->uaddr);
+		return H_ERR;
+	}
+	if (m->perm == 0 || (m->perm & ~VHU_ACCESS_RW) != 0) {
+		MERR(ctx, "UPDATE permission %u is not RO, WO or RW", m->perm);
+		return H_ERR;
+	}
+	if (dev->mem == NULL) {
+		MERR(ctx, "UPDATE before SET_MEM_TABLE");
+		return H_ERR;
+	}
+	for (q = 0; q < dev->max_queue_pairs * 2u; q++) {
+		n = ring_iovas(dev->vq[q], f, l);
+		for (k = 0; k < n; k++)
+			keep[nkeep++] = f[k];
+	}
+	/* One mapping per guest memory region the range crosses. */
+	while (left > 0) {
+		uint64_t len = left, hva, gpa;
+
+		hva = iovh_fva_to_hva(dev->mem, fva, &len);
+		if (hva == 0 || (len & 0xfff) != 0) {
+			MERR(ctx, "UPDATE uaddr 0x%" PRIx64 " is not in guest "
+				"memory (or a region ends mid-page)", fva);
+			rc = -EINVAL;
+			break;
+		}
+		gpa = iovh_fva_to_gpa(dev->mem, fva);
+		rc = iovh_iotlb_insert(&dev->iotlb, iova, iova + (len - 1), hva,
+				gpa, m->perm, keep, nkeep);
+		if (rc < 0) {
+			MERR(ctx, "UPDATE iova 0x%" PRIx64 ": %s", iova,
+				rc == -ENOSPC ? "table full of ring mappings" :
+				strerror(-rc));
+			break;
+		}
+		iova += len;
+		fva += len;
+		left -= len;
+	}
+	dev->iotlb_updates++;
+	/* Release: the new entries are in the table before a poll thread
+	 * can record this count with a later miss. */
+	__atomic_store_n(&dev->iotlb_seq, dev->iotlb_seq + 1, __ATOMIC_RELEASE);
+	if (iovh_iotlb_dirty(&dev->iotlb)) {
+		/* Something was replaced or evicted: rings may point at it. */
+		iovh_dev_pause(dev);
+		iovh_iotlb_reclaim(&dev->iotlb);
+		rings_retranslate(dev, true);
+	} else {
+		rings_retranslate(dev, false);
+	}
+	iovh_ctrl_misses_answered(dev, m->iova, m->iova + (m->size - 1));
+	return left == 0 ? H_OK : H_ERR;
+}
+
+/*
+ * The ack of an INVALIDATE is the front-end's licence to reuse the pages,
+ * so it goes out only after every poll thread has been through a quiescent
+ * state: none can still hold the old translation in a pointer or cache.
+ */
+static enum h_result
+iotlb_invalidate(struct msg_ctx *ctx, const struct vhu_iotlb *m)
+{
+	struct iovh_dev *dev = ctx->dev;
+	uint64_t last, f[4], l[4];
+	unsigned int q, k, n;
+	bool rings = false;
+
+	if (m->size == 0)
+		return H_OK;
+	/* A range may end exactly at 2^64 (Linux' lazy flush does):
+	 * iova + size wraps to 0 there, iova + size - 1 does not. */
+	last = m->iova + (m->size - 1);
+	if (last < m->iova)
+		last = UINT64_MAX;
+	if (iovh_iotlb_remove(&dev->iotlb, m->iova, last) < 0) {
+		IOVH_LOG_CONFIG(ERR, "(%s) INVALIDATE: out of memory splitting "
+			"a mapping; flushing the whole IOTLB", dev->path);
+		iovh_iotlb_flush(&dev->iotlb);
+	}
+	for (q = 0; q < dev->max_queue_pairs * 2u && !rings; q++) {
+		n = ring_iovas(dev->vq[q], f, l);
+		for (k = 0; k < n; k++)
+			if (overlaps(f[k], l[k] < f[k] ? UINT64_MAX : l[k],
+					m->iova, last))
+				rings = true;
+	}
+	if (rings)
+		iovh_dev_pause(dev);
+	else
+		iovh_dev_quiesce(dev);
+	iovh_iotlb_reclaim(&dev->iotlb);
+	if (rings)
+		rings_retranslate(dev, true);
+	dev->iotlb_invalidates++;
+	return H_OK;
+}
+
 static enum h_result
 h_iotlb_msg(struct msg_ctx *ctx)
 {
@@ -688,12 +857,18 @@ h_iotlb_msg(struct msg_ctx *ctx)
 			"VIRTIO_F_IOMMU_PLATFORM negotiated", m->type);
 		return H_ERR;
 	}
-	if (m->type != VHU_IOTLB_UPDATE && m->type != VHU_IOTLB_INVALIDATE) {
+	switch (m->type) {
+	case VHU_IOTLB_UPDATE:
+		return iotlb_update(ctx, m);
+	case VHU_IOTLB_INVALIDATE:
+		/* uaddr and perm are not looked at: QEMU 7.2 leaves garbage
+		 * in them. */
+		return iotlb_invalidate(ctx, m);
+	default:
 		MERR(ctx, "IOTLB message type %u is not UPDATE or INVALIDATE",
 				m->type);
 		return H_ERR;
 	}
-	return H_OK;
 }
 
 static enum h_result

@@ -278,6 +278,7 @@ avail_event_update(struct iovh_vq *vq)
 /* Descriptor chains                                                   */
 
 enum {
+	CHAIN_MISS = -2,	/**< An IOTLB miss: retry once it is answered. */
 	CHAIN_BAD = -1,	/**< The chain breaks a rule. */
 	CHAIN_END = 0,	/**< No more descriptors. */
 	CHAIN_DESC = 1,	/**< A data descriptor was returned. */
@@ -286,7 +287,7 @@ enum {
 /** Where a walk along one descriptor chain stands. */
 struct chain {
 	const struct vring_desc *table;	/**< Ring, or a whole indirect table. */
-	uint64_t table_gpa;	/**< Indirect table, read per entry if !table. */
+	uint64_t table_addr;	/**< Indirect table, read per entry if !table. */
 	uint32_t nent;		/**< Entries in the current table. */
 	uint32_t budget;	/**< Descriptors still allowed. */
 	uint16_t idx;		/**< Next entry to read. */
@@ -327,22 +328,22 @@ static __rte_noinline int
 chain_enter_indirect(struct chain *c, struct iovh_dev *dev,
 		struct iovh_vq *vq, const struct vring_desc *d)
 {
-	uint64_t len = d->len, hva;
+	uint64_t len = d->len, hva, gpa;
 
 	if (unlikely(c->indirect || (d->flags & VRING_DESC_F_NEXT) ||
 			len == 0 || (len % sizeof(struct vring_desc)) != 0 ||
 			d->addr + len < d->addr))
 		return CHAIN_BAD;
-	hva = iovh_gpa_to_hva(dev->mem, d->addr, &len, &vq->mem_hint);
+	hva = iovh_vq_translate(dev, vq, d->addr, &len, VHU_ACCESS_RO, &gpa);
 	if (unlikely(hva == 0))
-		return CHAIN_BAD;
+		return vq->xlate_miss ? CHAIN_MISS : CHAIN_BAD;
 	if (likely(len == d->len)) {
 		c->table = (const struct vring_desc *)(uintptr_t)hva;
 		rte_prefetch0(c->table);
 	} else {
-		/* Spans two memory regions: translate each entry alone. */
+		/* Spans two regions or IOTLB entries: entry by entry. */
 		c->table = NULL;
-		c->table_gpa = d->addr;
+		c->table_addr = d->addr;
 	}
 	c->nent = d->len / sizeof(struct vring_desc);
 	/* Within a table, too, more steps than entries means a loop. */
@@ -365,7 +366,8 @@ chain_next(struct chain *c, struct iovh_dev *dev, struct iovh_vq *vq,
 		struct vring_desc *d)
 {
 	const struct vring_desc *p;
-	uint64_t len, hva;
+	uint64_t len, hva, gpa;
+	int r;
 
 	for (;;) {
 		if (c->end)
@@ -377,18 +379,21 @@ chain_next(struct chain *c, struct iovh_dev *dev, struct iovh_vq *vq,
 			p = &c->table[c->idx];
 		} else {
 			len = sizeof(*p);
-			hva = iovh_gpa_to_hva(dev->mem, c->table_gpa +
+			hva = iovh_vq_translate(dev, vq, c->table_addr +
 					(uint64_t)c->idx * sizeof(*p), &len,
-					&vq->mem_hint);
+					VHU_ACCESS_RO, &gpa);
+			if (unlikely(hva == 0))
+				return vq->xlate_miss ? CHAIN_MISS : CHAIN_BAD;
 			/* An entry astride a region boundary: not worth it. */
-			if (unlikely(hva == 0 || len < sizeof(*p)))
+			if (unlikely(len < sizeof(*p)))
 				return CHAIN_BAD;
 			p = (const struct vring_desc *)(uintptr_t)hva;
 		}
 		desc_read(p, d);
 		if (unlikely(d->flags & VRING_DESC_F_INDIRECT)) {
-			if (chain_enter_indirect(c, dev, vq, d) < 0)
-				return CHAIN_BAD;
+			r = chain_enter_indirect(c, dev, vq, d);
+			if (r < 0)
+				return r;
 			continue;
 		}
 		if (d->flags & VRING_DESC_F_NEXT) {
@@ -487,8 +492,8 @@ rx_copy(struct iovh_dev *dev, struct rx_src *s, struct rx_hdr_loc *h,
  * Translation and direction are checked only for the descriptors actually
  * used: the rest of a chain is none of our business.
  *
- * @return bytes written into the chain (header included), or -1 if the
- *   chain is bad.
+ * @return bytes written into the chain (header included), -1 if the
+ *   chain is bad, or -2 on an IOTLB miss.
  */
 static __rte_always_inline int64_t
 rx_fill_chain(struct iovh_dev *dev, struct iovh_vq *vq, uint16_t head,
@@ -496,7 +501,7 @@ rx_fill_chain(struct iovh_dev *dev, struct iovh_vq *vq, uint16_t head,
 {
 	struct vring_desc d;
 	struct chain c;
-	uint64_t gpa, len, plen, hva;
+	uint64_t addr, gpa, len, plen, hva;
 	uint32_t written = 0;
 	int r;
 
@@ -506,22 +511,24 @@ rx_fill_chain(struct iovh_dev *dev, struct iovh_vq *vq, uint16_t head,
 		r = chain_next(&c, dev, vq, &d);
 		if (r == CHAIN_END)
 			break;
+		if (unlikely(r == CHAIN_MISS))
+			return -2;
 		/* A read-only buffer in a receive chain is not ours to fill. */
 		if (unlikely(r == CHAIN_BAD ||
 				!(d.flags & VRING_DESC_F_WRITE)))
 			return -1;
-		gpa = d.addr;
+		addr = d.addr;
 		len = d.len;
 		while (len > 0 && s->left > 0) {
 			/* Never translate (or touch) more than will be used. */
 			plen = RTE_MIN(len, (uint64_t)s->left);
-			hva = iovh_gpa_to_hva(dev->mem, gpa, &plen,
-					&vq->mem_hint);
+			hva = iovh_vq_translate(dev, vq, addr, &plen,
+					VHU_ACCESS_WO, &gpa);
 			if (unlikely(hva == 0))
-				return -1;
+				return vq->xlate_miss ? -2 : -1;
 			rx_copy(dev, s, h, (uint8_t *)(uintptr_t)hva, gpa,
 					(uint32_t)plen);
-			gpa += plen;
+			addr += plen;
 			len -= plen;
 			written += plen;
 		}
@@ -534,6 +541,7 @@ enum {
 	RX_DONE,	/**< Delivered. */
 	RX_DROPPED,	/**< Consumed but not delivered (cannot fit). */
 	RX_NO_ROOM,	/**< Not enough buffers now; nothing consumed. */
+	RX_MISS,	/**< An IOTLB miss; nothing consumed. */
 };
 
 /**
@@ -601,6 +609,13 @@ restart:
 		if (vq->last_avail_idx != avail_idx)
 			prefetch_avail_desc(vq, vq->last_avail_idx);
 		w = rx_fill_chain(dev, vq, head, &s, &h);
+		if (unlikely(w == -2)) {
+			/* Bytes may have been copied: harmless, nothing tells
+			 * the front-end about them until used->idx moves. */
+			vq->last_avail_idx = start_avail;
+			used_rollback(vq, start_pos);
+			return RX_MISS;
+		}
 		/*
 		 * Bad: broken chain, header not complete in the first chain,
 		 * or a mergeable continuation chain with no room at all.
@@ -658,12 +673,17 @@ iovh_split_enqueue(struct iovh_dev *dev, struct iovh_vq *vq,
 	prefetch_avail_desc(vq, vq->last_avail_idx);
 
 	used_start = vq->last_used_idx;
+	vq->rx_missed = 0;
 	for (i = 0; i < count; i++) {
 		if (i + 1 < count)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		r = rx_packet(dev, vq, pkts[i], avail_idx);
 		if (r == RX_NO_ROOM)
 			break;
+		if (unlikely(r == RX_MISS)) {
+			vq->rx_missed = 1;
+			break;
+		}
 		if (likely(r == RX_DONE)) {
 			sent++;
 			bytes += pkts[i]->pkt_len;
@@ -688,6 +708,7 @@ enum {
 	TX_OK,		/**< A packet is in the mbuf. */
 	TX_BAD,		/**< Bad chain; mbuf to be reused. */
 	TX_NOMEM,	/**< Out of mbufs; chain left in the ring. */
+	TX_MISS,	/**< An IOTLB miss; chain left in the ring. */
 };
 
 /** Take a half-built packet back to an empty single segment. */
@@ -718,7 +739,7 @@ tx_packet(struct iovh_dev *dev, struct iovh_vq *vq, uint16_t head,
 	struct vring_desc d;
 	struct chain c;
 	const uint8_t *src;
-	uint64_t gpa, len, plen, hva, chain_len = 0;
+	uint64_t addr, gpa, len, plen, hva, chain_len = 0;
 	uint32_t hdr_left = vq->hdr_len, n, room;
 	int r;
 
@@ -728,6 +749,8 @@ tx_packet(struct iovh_dev *dev, struct iovh_vq *vq, uint16_t head,
 		r = chain_next(&c, dev, vq, &d);
 		if (r == CHAIN_END)
 			break;
+		if (unlikely(r == CHAIN_MISS))
+			return TX_MISS;
 		/* The device must not be asked to write into a TX chain. */
 		if (unlikely(r == CHAIN_BAD || (d.flags & VRING_DESC_F_WRITE)))
 			return TX_BAD;
@@ -736,15 +759,15 @@ tx_packet(struct iovh_dev *dev, struct iovh_vq *vq, uint16_t head,
 		chain_len += d.len;
 		if (unlikely(chain_len > vq->hdr_len + IOVH_TX_MAX_PKT))
 			return TX_BAD;
-		gpa = d.addr;
+		addr = d.addr;
 		len = d.len;
 		while (len > 0) {
 			plen = len;
-			hva = iovh_gpa_to_hva(dev->mem, gpa, &plen,
-					&vq->mem_hint);
+			hva = iovh_vq_translate(dev, vq, addr, &plen,
+					VHU_ACCESS_RO, &gpa);
 			if (unlikely(hva == 0))
-				return TX_BAD;
-			gpa += plen;
+				return vq->xlate_miss ? TX_MISS : TX_BAD;
+			addr += plen;
 			len -= plen;
 			src = (const uint8_t *)(uintptr_t)hva;
 			if (unlikely(hdr_left > 0)) {
@@ -823,7 +846,7 @@ iovh_split_dequeue(struct iovh_dev *dev, struct iovh_vq *vq,
 		if ((uint16_t)(vq->last_avail_idx + 1) != avail_idx)
 			prefetch_avail_desc(vq, vq->last_avail_idx + 1);
 		r = tx_packet(dev, vq, head, pkts[got], mp);
-		if (unlikely(r == TX_NOMEM)) {
+		if (unlikely(r == TX_NOMEM || r == TX_MISS)) {
 			mbuf_rewind(pkts[got]);
 			break;
 		}

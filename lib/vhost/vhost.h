@@ -36,6 +36,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_branch_prediction.h>
 
+#include "iotlb.h"
 #include "iovhost.h"
 #include "vhost_user.h"
 
@@ -132,9 +133,28 @@ struct iovh_vq_counters {
 	uint64_t dropped;
 	uint64_t bad_desc;
 	uint64_t notifications;
+	uint64_t iotlb_hits;	/**< Translations served by the vq cache. */
+	uint64_t iotlb_lookups;	/**< Translations that walked the table. */
+	uint64_t iotlb_misses;	/**< Translations that found nothing. */
+	uint64_t iotlb_denied;	/**< Accesses the permission refused. */
 };
 
+/** An IOTLB miss reported by a poll thread to the control thread. */
+struct iovh_miss {
+	uint64_t iova;
+	uint32_t seq;	/**< dev->iotlb_seq when the miss happened. */
+	uint8_t perm;
+};
+
+/** Misses a virtqueue can have in flight to the control thread. */
+#define IOVH_MISS_RING 16
+/** Packets an enqueue holds while the IOTLB misses (then: short burst). */
+#define IOVH_BACKLOG 256
+/** A chain whose translation keeps missing this long is a bad chain. */
+#define IOVH_MISS_STALL_MS 1000
+
 struct iovh_dev;
+struct rte_mbuf;
 
 /** A split virtqueue. Hot fields first. */
 struct iovh_vq {
@@ -161,6 +181,28 @@ struct iovh_vq {
 	uint16_t shadow_count;
 	uint16_t index;		/**< Virtqueue index in the device. */
 	struct iovh_vq_counters stats;
+
+	/* IOTLB, with VIRTIO_F_IOMMU_PLATFORM: a one-entry cache of the
+	 * last block translated, valid while c_gen == dev->iotlb.gen. */
+	uint8_t iommu;		/**< Addresses are IOVAs. */
+	uint8_t xlate_miss;	/**< Last failed translation was a miss. */
+	uint8_t rx_missed;	/**< Last enqueue stopped on a miss. */
+	uint16_t backlog_n;	/**< Packets held for a miss (enqueue). */
+	uint64_t miss_since;	/**< TSC of the first miss still blocking. */
+	uint64_t backlog_max;	/**< High-water mark of backlog_n. */
+	struct rte_mbuf *backlog[IOVH_BACKLOG];
+	uint8_t c_perm;
+	uint32_t c_gen;
+	uint64_t c_iova;	/**< Cached block, first byte... */
+	uint64_t c_last;	/**< ...and last (c_last < c_iova: empty). */
+	uint64_t c_hva;		/**< Host address of c_iova. */
+	uint64_t c_gpa;		/**< Guest-physical address of c_iova. */
+	uint64_t last_miss_iova;	/**< Last miss reported (page). */
+	uint64_t last_miss_tsc;
+	uint32_t miss_head;	/**< Written by the poll thread. */
+	uint32_t miss_tail;	/**< Written by the control thread. */
+	struct iovh_miss miss[IOVH_MISS_RING];
+
 	struct vring_used_elem shadow[IOVH_SHADOW_USED];
 
 	/* --- control thread only --- */
@@ -197,6 +239,8 @@ struct iovh_dev {
 	uint8_t log_on;			/**< VHOST_F_LOG_ALL and a log. */
 	uint8_t running;		/**< new_device accepted. */
 	uint64_t features;		/**< Negotiated. */
+	struct iovh_iotlb iotlb;	/**< With VIRTIO_F_IOMMU_PLATFORM. */
+	int miss_efd;			/**< Poll threads ring it on a miss. */
 	struct iovh_vq *vq[IOVH_MAX_VRING];	/**< Allocated at create. */
 
 	/* --- control thread (and create/destroy) --- */
@@ -225,6 +269,28 @@ struct iovh_dev {
 	struct iovh_ev ev_conn;		/**< The front-end connection. */
 	struct iovh_ev ev_backend;	/**< The back-end channel. */
 	uint64_t rarp_mac;		/**< SEND_RARP, low 6 bytes. */
+	struct iovh_ev ev_miss;		/**< miss_efd. */
+	/** Misses sent and not yet answered: resent after a while. */
+	struct {
+		uint64_t iova;		/**< Page. */
+		uint64_t sent_ms;
+		uint8_t perm;
+	} pending[32];
+	uint32_t npending;
+	/**
+	 * Pages whose miss was answered, with the UPDATE count at the time:
+	 * a miss the poll thread recorded before that answer is stale and
+	 * is not sent again (the page may since have been invalidated).
+	 */
+	struct {
+		uint64_t iova;
+		uint32_t seq;
+	} answered[64];
+	uint32_t answered_pos;
+	uint32_t iotlb_seq;		/**< UPDATEs applied (poll threads read). */
+	uint64_t misses_sent;
+	uint64_t iotlb_updates;
+	uint64_t iotlb_invalidates;
 	uint64_t connections;		/**< Front-ends served so far. */
 	uint32_t reconnect_ms;		/**< Client back-off. */
 	uint64_t reconnect_at;		/**< Client: next attempt (ms). */
@@ -257,6 +323,9 @@ void *iovh_zalloc(size_t size);
  * passed a quiescent point; a burst takes microseconds.
  */
 void iovh_dev_quiesce(struct iovh_dev *dev);
+
+/** Free a device no thread can reach any more. */
+void iovh_dev_free(struct iovh_dev *dev);
 
 /** Clear ready on every virtqueue, then quiesce. Control thread only. */
 void iovh_dev_pause(struct iovh_dev *dev);
@@ -361,6 +430,69 @@ iovh_log_used(struct iovh_vq *vq, uint64_t offset, uint64_t len)
  * The used index must already be published.
  */
 void iovh_vq_notify(struct iovh_vq *vq);
+
+/* ---- IOTLB translation on the poll path ---- */
+
+/** Report a miss to the control thread (rate-limited). Poll thread. */
+void iovh_vq_report_miss(struct iovh_dev *dev, struct iovh_vq *vq,
+		uint64_t iova, uint8_t perm);
+
+/** Translate through the IOTLB; see iovh_vq_translate(). */
+uint64_t iovh_vq_iotlb_translate(struct iovh_dev *dev, struct iovh_vq *vq,
+		uint64_t iova, uint64_t *len, uint8_t perm, uint64_t *gpa);
+
+/**
+ * Translate a descriptor address of @p vq for an access of kind @p perm
+ * (VHU_ACCESS_RO to read, VHU_ACCESS_WO to write). @p len is trimmed to
+ * what is contiguous; *gpa receives the guest-physical address (for the
+ * dirty log).
+ *
+ * @return the host address, or 0. On 0, vq->xlate_miss tells a miss (the
+ *   front-end was asked for the mapping: stop and retry later) from an
+ *   address that is simply wrong (a bad descriptor).
+ */
+static __rte_always_inline uint64_t
+iovh_vq_translate(struct iovh_dev *dev, struct iovh_vq *vq, uint64_t addr,
+		uint64_t *len, uint8_t perm, uint64_t *gpa)
+{
+	uint64_t off;
+
+	if (likely(!vq->iommu)) {
+		*gpa = addr;
+		vq->xlate_miss = 0;
+		return iovh_gpa_to_hva(dev->mem, addr, len, &vq->mem_hint);
+	}
+	off = addr - vq->c_iova;
+	if (likely(off <= vq->c_last - vq->c_iova && vq->c_last >= vq->c_iova &&
+			(vq->c_perm & perm) == perm)) {
+		if (*len - 1 > vq->c_last - addr)
+			*len = vq->c_last - addr + 1;
+		*gpa = vq->c_gpa + off;
+		vq->stats.iotlb_hits++;
+		return vq->c_hva + off;
+	}
+	return iovh_vq_iotlb_translate(dev, vq, addr, len, perm, gpa);
+}
+
+/**
+ * Start of a burst: drop the vq cache if the table lost translations
+ * since it was filled. The acquire pairs with the writer's release of gen,
+ * and the writer waits for this burst (QSBR) before freeing anything.
+ */
+static __rte_always_inline void
+iovh_vq_iotlb_sync(struct iovh_dev *dev, struct iovh_vq *vq)
+{
+	uint32_t g = __atomic_load_n(&dev->iotlb.gen, __ATOMIC_ACQUIRE);
+
+	if (unlikely(g != vq->c_gen)) {
+		vq->c_gen = g;
+		vq->c_iova = 1;
+		vq->c_last = 0;
+	}
+}
+
+/** Free the mbufs a vq's backlog holds. No poll thread may use the vq. */
+void iovh_vq_backlog_free(struct iovh_vq *vq);
 
 /* ---- split_ring.c ---- */
 

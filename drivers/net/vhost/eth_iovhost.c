@@ -538,6 +538,7 @@ iovh_pmd_probe(struct rte_vdev_device *vdev)
 	conf.path = internal->args.iface;
 	conf.flags = args.flags;
 	conf.max_queue_pairs = args.queues;
+	conf.iotlb_entries = args.iotlb_entries;
 	conf.numa_node = numa;
 	conf.ops = &iovh_pmd_callbacks;
 	conf.arg = internal;
@@ -583,6 +584,7 @@ RTE_PMD_REGISTER_PARAM_STRING(net_vhost,
 	"queues=<int> "
 	"client=<0|1> "
 	"iommu-support=<0|1> "
+	"iotlb-entries=<int> "
 	"postcopy-support=<0|1> "
 	"tso=<0|1> "
 	"linear-buffer=<0|1> "

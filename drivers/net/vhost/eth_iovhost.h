@@ -36,6 +36,7 @@ struct iovh_pmd_args {
 	char iface[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	uint16_t queues;	/**< Queue pairs: 1 .. IOVH_MAX_QUEUE_PAIRS. */
 	uint64_t flags;		/**< IOVH_F_* */
+	uint32_t iotlb_entries;	/**< 0: the library's default. */
 };
 
 /**

@@ -20,6 +20,10 @@
 
 #define IOVH_ARG_IFACE		"iface"
 #define IOVH_ARG_QUEUES		"queues"
+#define IOVH_ARG_IOTLB		"iotlb-entries"
+/** Bounds of iotlb-entries: a ring's worth, and 16 Mi 4 KiB pages. */
+#define IOVH_IOTLB_MIN		64
+#define IOVH_IOTLB_MAX		(16u << 20)
 
 /** The 0/1 devargs and the device flag each one sets. */
 static const struct {
@@ -69,6 +73,7 @@ iovh_known_key(const char *key)
 {
 	return strcmp(key, IOVH_ARG_IFACE) == 0 ||
 		strcmp(key, IOVH_ARG_QUEUES) == 0 ||
+		strcmp(key, IOVH_ARG_IOTLB) == 0 ||
 		iovh_bool_arg_index(key) >= 0;
 }
 
@@ -107,8 +112,9 @@ iovh_pmd_args_parse(const char *name, const char *params,
 		if (!iovh_known_key(p->key)) {
 			IOVH_PMD_LOG(ERR, "%s: unknown devarg '%s%s%s' (valid: "
 				"iface, queues, client, iommu-support, "
-				"postcopy-support, tso, linear-buffer, "
-				"ext-buffer, legacy-ol-flags)", name, p->key,
+				"iotlb-entries, postcopy-support, tso, "
+				"linear-buffer, ext-buffer, legacy-ol-flags)",
+				name, p->key,
 				p->value != NULL ? "=" : "",
 				p->value != NULL ? p->value : "");
 			goto out;
@@ -146,6 +152,16 @@ iovh_pmd_args_parse(const char *name, const char *params,
 				goto out;
 			}
 			args->queues = v;
+		} else if (strcmp(p->key, IOVH_ARG_IOTLB) == 0) {
+			if (iovh_parse_uint(p->value, IOVH_IOTLB_MIN,
+					IOVH_IOTLB_MAX, &v) != 0) {
+				IOVH_PMD_LOG(ERR, "%s: invalid %s='%s': must "
+					"be an integer from %u to %u", name,
+					p->key, p->value, IOVH_IOTLB_MIN,
+					IOVH_IOTLB_MAX);
+				goto out;
+			}
+			args->iotlb_entries = v;
 		} else {
 			b = iovh_bool_arg_index(p->key);
 			if (iovh_parse_uint(p->value, 0, 1, &v) != 0) {
