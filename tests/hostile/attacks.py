@@ -1,0 +1,2685 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright(c) 2026 The iovhost authors
+"""Hostile front-end suite: attacks on a vhost-user back-end in testpmd.
+
+testpmd (started by tests/test_hostile.sh) serves:
+  --sock-a      the port under attack (one attacker connection at a time)
+  --sock-b      a well-behaved port: a NetDev of ours stays connected to it
+                for the whole run and must keep passing traffic
+  --slow-socks  more ports, for the attacks that wait for the back-end's
+                5 s peer time-out: those run side by side, one per port
+testpmd forwards every port back to itself (io, --port-topology=loop), so a
+frame a NetDev sends on its TX ring comes back on its RX ring.
+
+After every attack:
+  - testpmd is alive;
+  - port B passes traffic, and its control connection still answers;
+  - testpmd's open fds and mappings are back to what they were before the
+    attack (within a small slack), its mbufs in use and DPDK heap
+    allocation count too (dump_mempool / dump_socket_mem).
+
+Prints "ok NAME (time)", "FAIL NAME: why", "XFAIL NAME: why" (a known bug,
+reported, not hidden) or "XPASS NAME" (a known bug that did not show),
+then a summary. Exit status 1 if anything FAILed.
+"""
+
+import argparse
+import errno
+import fcntl
+import os
+import random
+import re
+import select
+import socket
+import struct
+import sys
+import termios
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import vhu  # noqa: E402
+from vhu import (Conn, Closed, Timeout, ProtocolError, GuestMem, NetDev,  # noqa: E402
+		bit, u64, state, region, mem_table, mem_single, make_frame,
+		HDR, VERSION, VRING_NOFD, DESC_F_NEXT, DESC_F_WRITE,
+		DESC_F_INDIRECT, GPA0, UVA0, BUF)
+from harness import Testpmd, Baseline, TestpmdGone  # noqa: E402
+
+REQ_NAMES = {getattr(vhu, n): n for n in (
+	'GET_FEATURES SET_FEATURES SET_OWNER RESET_OWNER SET_MEM_TABLE '
+	'SET_LOG_BASE SET_LOG_FD SET_VRING_NUM SET_VRING_ADDR SET_VRING_BASE '
+	'GET_VRING_BASE SET_VRING_KICK SET_VRING_CALL SET_VRING_ERR '
+	'GET_PROTOCOL_FEATURES SET_PROTOCOL_FEATURES GET_QUEUE_NUM '
+	'SET_VRING_ENABLE SEND_RARP NET_SET_MTU SET_BACKEND_REQ_FD IOTLB_MSG '
+	'SET_VRING_ENDIAN GET_CONFIG SET_CONFIG POSTCOPY_ADVISE '
+	'GET_INFLIGHT_FD SET_INFLIGHT_FD RESET_DEVICE VRING_KICK '
+	'GET_MAX_MEM_SLOTS ADD_MEM_REG REM_MEM_REG SET_STATUS GET_STATUS'
+	).split()}
+
+# What the ring tests negotiate: everything the data path can be hit with.
+RING_FEATURES = (bit(vhu.F_VERSION_1) | bit(vhu.F_PROTOCOL_FEATURES) |
+		bit(vhu.F_MRG_RXBUF) | bit(vhu.F_EVENT_IDX) |
+		bit(vhu.F_INDIRECT_DESC))
+REPLY_ACK = bit(vhu.P_REPLY_ACK)
+SCR = 128		# first scratch descriptor of a NetDev ring
+MIB = 1 << 20
+
+
+class Fail(Exception):
+	pass
+
+
+class XFail(Exception):
+	"""A known, reported bug showed up."""
+
+
+def rname(req):
+	return REQ_NAMES.get(req, 'request %#x' % req)
+
+
+# ---------------------------------------------------------------- registry
+
+class Attack:
+	def __init__(self, name, fn, group, xfail):
+		self.name = name
+		self.fn = fn
+		self.group = group
+		self.xfail = xfail
+
+
+ATTACKS = []
+
+
+def attack(group='proto', xfail=None):
+	def deco(fn):
+		name = fn.__name__
+		if name.startswith('a_'):
+			name = name[2:]
+		ATTACKS.append(Attack(name, fn, group, xfail))
+		return fn
+	return deco
+
+
+def add(name, fn, group='proto', xfail=None):
+	ATTACKS.append(Attack(name, fn, group, xfail))
+
+
+# ---------------------------------------------------------------- context
+
+class Suite:
+	def __init__(self, args, tp):
+		self.args = args
+		self.a = args.sock_a
+		self.b = args.sock_b
+		self.port_a = args.port_a
+		self.tp = tp
+		self.res = []
+		self.bdev = None
+		self.base = None
+
+	# -- resources of one attack, closed after it
+
+	def keep(self, x):
+		self.res.append(x)
+		return x
+
+	def cleanup(self):
+		while self.res:
+			x = self.res.pop()
+			try:
+				if isinstance(x, int):
+					os.close(x)
+				else:
+					x.close()
+			except OSError:
+				pass
+
+	def conn(self, path=None, timeout=2.0):
+		return self.keep(Conn(path or self.a, timeout))
+
+	def negotiated(self, protocol=REPLY_ACK, features=None, path=None):
+		"""A connection past the handshake; REPLY_ACK unless told."""
+		c = self.keep(vhu.connect(path or self.a))
+		vhu.handshake(c, features, protocol)
+		if (protocol & REPLY_ACK) and not c.acks:
+			raise Fail('precondition: REPLY_ACK was not negotiated')
+		return c
+
+	def dev(self, path=None, **kw):
+		return self.keep(NetDev(path or self.a, **kw))
+
+	def ring_dev(self, rx_prepost=True, features=RING_FEATURES,
+			protocol=REPLY_ACK, check=True, regions=2):
+		d = self.dev(features=features, protocol=protocol,
+				regions=regions, rx_prepost=rx_prepost).setup()
+		if check and rx_prepost:
+			r = d.loopback(4)
+			if r:
+				raise Fail('precondition: port A does not loop '
+						'back: ' + r)
+		return d
+
+	def memfd(self, size=64 * 1024, name='iovh-hostile', sealing=False):
+		fl = os.MFD_CLOEXEC | (os.MFD_ALLOW_SEALING if sealing else 0)
+		fd = self.keep(os.memfd_create(name, fl))
+		os.ftruncate(fd, size)
+		return fd
+
+	def eventfd(self):
+		return self.keep(os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK))
+
+	def fd_of(self, kind):
+		"""An fd of some kind, for places that want another kind."""
+		if kind == 'eventfd':
+			return self.eventfd()
+		if kind in ('pipe', 'pipe_w'):
+			r, w = os.pipe()
+			self.keep(r)
+			self.keep(w)
+			return r if kind == 'pipe' else w
+		if kind == 'socket':
+			a, b = socket.socketpair()
+			self.keep(b)
+			return self.keep(a.detach())
+		if kind == 'memfd':
+			return self.memfd(4096)
+		if kind == 'devnull':
+			return self.keep(os.open('/dev/null', os.O_RDWR | os.O_CLOEXEC))
+		if kind == 'dir':
+			return self.keep(os.open('/', os.O_RDONLY | os.O_DIRECTORY |
+					os.O_CLOEXEC))
+		if kind == 'opath':
+			m = self.memfd(MIB)
+			return self.keep(os.open('/proc/self/fd/%d' % m,
+					os.O_PATH | os.O_CLOEXEC))
+		if kind == 'rdonly':
+			m = self.memfd(MIB)
+			return self.keep(os.open('/proc/self/fd/%d' % m,
+					os.O_RDONLY | os.O_CLOEXEC))
+		if kind == 'epoll':
+			ep = select.epoll()
+			fd = os.dup(ep.fileno())
+			ep.close()
+			return self.keep(fd)
+		raise ValueError(kind)
+
+	def with_mem(self, c, size=MIB):
+		"""Give c a one-region memory table: (gpa, uva, size)."""
+		fd = self.memfd(size)
+		expect_ack(c, vhu.SET_MEM_TABLE,
+				mem_table([region(GPA0, size, UVA0, 0)]), [fd])
+		return GPA0, UVA0, size
+
+	def link(self, port):
+		out = self.tp.run(['show port info %d' % port])
+		m = re.findall(r'^Link status:\s*(\w+)', out, re.M)
+		return m[-1] if m else '?'
+
+	def wait_link(self, port, want, timeout=2.0):
+		deadline = time.monotonic() + timeout
+		while True:
+			st = self.link(port)
+			if st == want:
+				return
+			if time.monotonic() > deadline:
+				raise Fail('port %d link %s, expected %s' %
+						(port, st, want))
+			time.sleep(0.05)
+
+
+# ---------------------------------------------------------------- expectations
+
+def alive(c, what='after the refusal'):
+	"""The connection still works: GET_FEATURES is answered."""
+	try:
+		v = c.get_u64(vhu.GET_FEATURES)
+	except Closed:
+		raise Fail('%s the back-end closed the connection' % what)
+	except (Timeout, ProtocolError) as e:
+		raise Fail('%s GET_FEATURES got no proper answer: %s' % (what, e))
+	if not v & bit(vhu.F_VERSION_1):
+		raise Fail('%s GET_FEATURES answered %#x' % (what, v))
+
+
+def expect_nack(c, req, payload=b'', fds=(), what=None, check_alive=True,
+		**kw):
+	"""Refused with a failure ack; the connection stays usable."""
+	what = what or rname(req)
+	try:
+		r = c.ack(req, payload, fds, **kw)
+	except Closed:
+		raise Fail('%s: the back-end closed the connection instead of '
+				'refusing with a failure ack' % what)
+	except Timeout:
+		raise Fail('%s: no ack within 2 s' % what)
+	if r == 0:
+		raise Fail('%s: accepted (ack 0), expected a refusal' % what)
+	if check_alive:
+		alive(c, '%s: after the refusal' % what)
+
+
+def expect_ack(c, req, payload=b'', fds=(), what=None, **kw):
+	what = what or rname(req)
+	try:
+		r = c.ack(req, payload, fds, **kw)
+	except Closed:
+		raise Fail('%s: the back-end closed the connection, expected '
+				'success' % what)
+	except Timeout:
+		raise Fail('%s: no ack within 2 s' % what)
+	if r != 0:
+		raise Fail('%s: refused (ack %d), expected success' % (what, r))
+
+
+def expect_any_ack(c, req, payload=b'', fds=(), what=None, **kw):
+	"""Either answer will do, but there must be one (or a hang-up)."""
+	what = what or rname(req)
+	try:
+		return c.ack(req, payload, fds, **kw)
+	except Closed:
+		return None
+	except Timeout:
+		raise Fail('%s: neither an ack nor a hang-up within 2 s' % what)
+
+
+def expect_close(c, req=None, payload=b'', fds=(), within=2.0, what=None,
+		**kw):
+	"""The back-end hangs up (promptly)."""
+	what = what or (rname(req) if req is not None else 'the message')
+	if req is not None:
+		try:
+			c.send(req, payload, fds, **kw)
+		except Closed:
+			return
+	try:
+		c.wait_closed(within)
+	except Timeout:
+		raise Fail('%s: connection still open after %.1f s (%d bytes '
+				'received meanwhile), expected a hang-up' %
+				(what, within, len(c.buf)))
+
+
+def expect_silence(c, timeout=0.3, what=''):
+	"""Nothing arrives (a message that must not be answered)."""
+	try:
+		n = c.pending(timeout)
+	except Closed:
+		raise Fail('%s: the back-end closed the connection' % what)
+	if n:
+		raise Fail('%s: %d unexpected bytes from the back-end: %s' %
+				(what, n, c.buf[:24].hex()))
+
+
+# ======================================================================
+# Framing
+# ======================================================================
+
+@attack()
+def a_hdr_size_over_max(S):
+	"""A header whose size exceeds the largest payload: hang-up."""
+	for size in (269, 4096, 0x7fffffff, 0xffffffff):
+		c = S.negotiated()
+		expect_close(c, vhu.GET_FEATURES, size=size,
+				what='GET_FEATURES with size %#x' % size)
+		c.close()
+
+
+@attack()
+def a_hdr_size_over_max_with_payload(S):
+	"""Oversized size field, and the bytes really sent."""
+	c = S.negotiated()
+	try:
+		c.send(vhu.SET_FEATURES, bytes(1000))
+	except Closed:
+		return
+	expect_close(c)
+
+
+@attack()
+def a_payload_shorter_than_request(S):
+	"""Payloads below a request's minimum are refused."""
+	c = S.negotiated()
+	for req, p in ((vhu.SET_FEATURES, b''), (vhu.SET_FEATURES, bytes(4)),
+			(vhu.SET_VRING_NUM, bytes(4)),
+			(vhu.SET_VRING_ADDR, bytes(39)),
+			(vhu.SET_VRING_KICK, bytes(7)),
+			(vhu.SET_MEM_TABLE, bytes(39)),
+			(vhu.IOTLB_MSG, bytes(25))):
+		expect_nack(c, req, p, what='%s with %d bytes' %
+				(rname(req), len(p)))
+
+
+@attack()
+def a_payload_longer_than_request(S):
+	"""Payloads above a request's maximum are refused."""
+	c = S.negotiated()
+	for req, p in ((vhu.SET_FEATURES, bytes(16)),
+			(vhu.SET_OWNER, bytes(8)),
+			(vhu.SET_VRING_NUM, bytes(12)),
+			(vhu.SET_VRING_ADDR, bytes(48)),
+			(vhu.SET_VRING_BASE, bytes(9)),
+			(vhu.SET_VRING_ENABLE, bytes(268)),
+			(vhu.RESET_OWNER, bytes(16))):
+		expect_nack(c, req, p, what='%s with %d bytes' %
+				(rname(req), len(p)))
+
+
+@attack()
+def a_stream_desync_resync(S):
+	"""Header says 0 bytes, 8 follow: they become the next header."""
+	c = S.negotiated()
+	# SET_FEATURES, size 0 (refused); then 8 "payload" bytes that the
+	# back-end must read as the start of a header: request 0, flags 1;
+	# we complete it with size 0: an unknown request, not acked.
+	c.send_raw(HDR.pack(vhu.SET_FEATURES, VERSION | vhu.FLAG_NEED_REPLY, 0) +
+			struct.pack('<II', 0, VERSION))
+	r = c.reply_u64(vhu.SET_FEATURES)
+	if r == 0:
+		raise Fail('SET_FEATURES with size 0 accepted')
+	c.send_raw(struct.pack('<I', 0))
+	expect_silence(c, 0.2, 'unknown request 0 without NEED_REPLY')
+	alive(c, 'after the resync')
+
+
+@attack()
+def a_version_bits(S):
+	"""Version 0, 2, 3 in the flags: hang-up."""
+	for flags in (0x0, 0x2, 0x3, 0xfffffff8, 0xffffffff):
+		c = S.negotiated()
+		expect_close(c, vhu.GET_FEATURES, flags=flags,
+				what='GET_FEATURES with flags %#x' % flags)
+		c.close()
+
+
+@attack()
+def a_reply_flag_from_front_end(S):
+	"""A request carrying the REPLY flag: whatever, but no crash."""
+	c = S.negotiated()
+	try:
+		c.send(vhu.GET_FEATURES, flags=VERSION | vhu.FLAG_REPLY)
+		c.recv_msg(1.0)
+	except (Closed, Timeout):
+		pass
+
+
+@attack()
+def a_unknown_requests(S):
+	"""Requests 0, 41, 255, 0x10000, 0xffffffff: refused, not fatal."""
+	c = S.negotiated()
+	for req in (0, 41, 42, 255, 0x10000, 0x7fffffff, 0xffffffff):
+		expect_nack(c, req, what='request %#x' % req)
+		expect_nack(c, req, bytes(16), what='request %#x with a '
+				'payload' % req)
+
+
+@attack()
+def a_unknown_requests_no_reply(S):
+	"""Without NEED_REPLY an unknown request gets no answer at all."""
+	c = S.negotiated()
+	for req in (0, 41, 0xffffffff):
+		c.send(req, bytes(8))
+	expect_silence(c, 0.2, 'unknown requests without NEED_REPLY')
+	alive(c)
+
+
+@attack()
+def a_unsupported_requests(S):
+	"""Known but unimplemented: refused; the ones with a reply hang up."""
+	c = S.negotiated()
+	# CLOSE_CRYPTO_SESSION, POSTCOPY_LISTEN, GPU_SET_SOCKET too.
+	for req in (vhu.SET_VRING_ENDIAN, vhu.SET_CONFIG, vhu.VRING_KICK,
+			vhu.SET_INFLIGHT_FD, 27, 29, 33):
+		expect_nack(c, req, what=rname(req))
+	c.close()
+	# CREATE_CRYPTO_SESSION and POSTCOPY_END answer, too.
+	for req in (vhu.GET_CONFIG, vhu.POSTCOPY_ADVISE, vhu.GET_INFLIGHT_FD,
+			26, 30):
+		c = S.negotiated()
+		expect_close(c, req, what=rname(req))
+		c.close()
+
+
+@attack()
+def a_need_reply_on_get(S):
+	"""NEED_REPLY on a GET_*: one answer (the explicit one), not two."""
+	c = S.negotiated()
+	v = c.get_u64(vhu.GET_FEATURES, need_reply=True)
+	if not v & bit(vhu.F_VERSION_1):
+		raise Fail('GET_FEATURES answered %#x' % v)
+	p = c.get_u64(vhu.GET_PROTOCOL_FEATURES, need_reply=True)
+	if not p & REPLY_ACK:
+		raise Fail('GET_PROTOCOL_FEATURES answered %#x' % p)
+	expect_silence(c, 0.2, 'after two GETs with NEED_REPLY')
+
+
+@attack()
+def a_need_reply_without_reply_ack(S):
+	"""NEED_REPLY before REPLY_ACK is negotiated: no ack may be sent."""
+	c = S.negotiated(protocol=0)
+	c.send(vhu.SET_OWNER, need_reply=True)
+	c.send(vhu.SET_FEATURES, u64(1 << 63), need_reply=True)
+	c.send(41, need_reply=True)
+	expect_silence(c, 0.3, 'NEED_REPLY without REPLY_ACK')
+	alive(c, 'then')
+
+
+# ======================================================================
+# File descriptors
+# ======================================================================
+
+@attack()
+def a_fds_nine(S):
+	"""9 fds on one message (more than any message may carry)."""
+	c = S.negotiated()
+	fds = [S.eventfd() for _ in range(9)]
+	expect_close(c, vhu.SET_FEATURES, u64(0), fds, what='9 fds')
+
+
+@attack()
+def a_fds_253(S):
+	"""SCM_MAX_FD (253) fds on one message."""
+	c = S.negotiated()
+	fd = S.eventfd()
+	expect_close(c, vhu.SET_FEATURES, u64(0), [fd] * 253, what='253 fds')
+
+
+@attack()
+def a_fds_split_over_pieces(S):
+	"""5 fds with the header, 5 with the payload: 10 for one message."""
+	c = S.negotiated()
+	h = HDR.pack(vhu.SET_MEM_TABLE, VERSION, 40)
+	c.send_raw(h, [S.eventfd() for _ in range(5)])
+	time.sleep(0.05)
+	try:
+		c.send_raw(mem_table([region(GPA0, 4096, UVA0, 0)]),
+				[S.eventfd() for _ in range(5)])
+	except Closed:
+		return
+	expect_close(c, what='10 fds over two pieces')
+
+
+@attack()
+def a_fds_on_get(S):
+	"""An fd on GET_FEATURES (takes none, answers): hang-up."""
+	c = S.negotiated()
+	expect_close(c, vhu.GET_FEATURES, b'', [S.eventfd()])
+
+
+@attack()
+def a_fds_on_fdless_set(S):
+	"""fds on SET_FEATURES / SET_OWNER / SET_VRING_NUM: refused."""
+	c = S.negotiated()
+	expect_nack(c, vhu.SET_FEATURES, u64(bit(vhu.F_VERSION_1)),
+			[S.eventfd()], what='SET_FEATURES with 1 fd')
+	expect_nack(c, vhu.SET_OWNER, b'', [S.eventfd() for _ in range(8)],
+			what='SET_OWNER with 8 fds')
+	expect_nack(c, vhu.SET_VRING_NUM, state(0, 256),
+			[S.memfd(4096), S.fd_of('pipe')],
+			what='SET_VRING_NUM with 2 fds')
+
+
+@attack()
+def a_fds_then_close_mid_message(S):
+	"""Half a message with fds attached, then the front-end goes away."""
+	for k in range(5):
+		c = S.negotiated()
+		c.send_raw(HDR.pack(vhu.SET_MEM_TABLE, VERSION, 8 + 32 * 8)[:7 + k],
+				[S.memfd(MIB) for _ in range(8)])
+		c.close()
+		time.sleep(0.05)
+
+
+# ======================================================================
+# SET_MEM_TABLE
+# ======================================================================
+
+def memtable_nack(S, regions, fds, nregions=None, what=None):
+	c = S.negotiated()
+	expect_nack(c, vhu.SET_MEM_TABLE, mem_table(regions, nregions), fds,
+			what=what)
+	# The refused table must not be half installed: nothing mapped.
+	nm = S.tp.nmaps()
+	if nm > S.base.maps + 2:
+		raise Fail('%s: refused, but testpmd has %d mappings '
+				'(baseline %d)' % (what, nm, S.base.maps))
+	c.close()
+
+
+@attack()
+def a_memtable_nregions(S):
+	"""nregions 0, 9, 0xffffffff, and more than the payload holds."""
+	fd = S.memfd(MIB)
+	r1 = region(GPA0, MIB, UVA0, 0)
+	memtable_nack(S, [r1], [fd], 0, 'nregions 0')
+	r8 = [region(GPA0 + k * MIB, 4096, UVA0 + k * MIB, 0) for k in range(8)]
+	memtable_nack(S, r8, [S.memfd(4096) for _ in range(8)], 9,
+			'nregions 9')
+	memtable_nack(S, [r1], [fd], 0xffffffff, 'nregions 0xffffffff')
+	memtable_nack(S, [r1], [fd, S.memfd(MIB), S.memfd(MIB), S.memfd(MIB)],
+			4, 'nregions 4, one region in the payload')
+
+
+@attack()
+def a_memtable_fd_count(S):
+	"""fd count differs from nregions."""
+	r = [region(GPA0, 4096, UVA0, 0), region(GPA0 + MIB, 4096,
+			UVA0 + MIB, 0)]
+	memtable_nack(S, r, [S.memfd(4096)], what='2 regions, 1 fd')
+	memtable_nack(S, r[:1], [S.memfd(4096), S.memfd(4096)],
+			what='1 region, 2 fds')
+	memtable_nack(S, r[:1], [], what='1 region, no fd')
+
+
+@attack()
+def a_memtable_zero_and_wrapping(S):
+	"""Zero size; gpa, uva or offset + size wrapping around 2^64."""
+	M = 0xffffffffffffffff
+	cases = (
+		('size 0', region(GPA0, 0, UVA0, 0)),
+		('gpa wraps', region(M - 0xfff, 0x2000, UVA0, 0)),
+		('uva wraps', region(GPA0, 0x2000, M - 0xfff, 0)),
+		('offset wraps', region(GPA0, 0x2000, UVA0, M - 0xfff)),
+		('size 2^64-1', region(0, M, UVA0, 0)),
+		('size 2^63, gpa 2^63', region(1 << 63, 1 << 63, UVA0, 0)),
+	)
+	for what, r in cases:
+		memtable_nack(S, [r], [S.memfd(MIB)], what=what)
+
+
+@attack()
+def a_memtable_overlap(S):
+	"""Two regions overlapping in guest-physical or front-end space."""
+	a = region(GPA0, MIB, UVA0, 0)
+	memtable_nack(S, [a, region(GPA0 + MIB - 4096, MIB, UVA0 + 8 * MIB, 0)],
+			[S.memfd(MIB), S.memfd(MIB)], what='gpa overlap')
+	memtable_nack(S, [a, region(GPA0 + 8 * MIB, MIB, UVA0 + 4096, 0)],
+			[S.memfd(MIB), S.memfd(MIB)], what='uva overlap')
+	memtable_nack(S, [a, a], [S.memfd(MIB), S.memfd(MIB)],
+			what='same region twice')
+	memtable_nack(S, [region(GPA0, 8 * MIB, UVA0, 0),
+			region(GPA0 + MIB, 4096, UVA0 + 16 * MIB, 0)],
+			[S.memfd(8 * MIB), S.memfd(4096)],
+			what='region inside another')
+
+
+@attack()
+def a_memtable_beyond_file(S):
+	"""Region larger than its file; mmap_offset at or past its end."""
+	memtable_nack(S, [region(GPA0, 2 * MIB, UVA0, 0)], [S.memfd(MIB)],
+			what='region 2 MiB, file 1 MiB')
+	memtable_nack(S, [region(GPA0, MIB, UVA0, 4096)], [S.memfd(MIB)],
+			what='offset 4 KiB + 1 MiB, file 1 MiB')
+	memtable_nack(S, [region(GPA0, 4096, UVA0, 1 << 40)], [S.memfd(MIB)],
+			what='offset 1 TiB')
+	memtable_nack(S, [region(GPA0, 1 << 62, UVA0, 0)], [S.memfd(4096)],
+			what='size 2^62, file 4 KiB')
+	memtable_nack(S, [region(GPA0, 4096, UVA0, 0)], [S.memfd(0)],
+			what='empty file')
+
+
+@attack()
+def a_memtable_exact_fit(S):
+	"""Positive control: a region that ends exactly at the file's end."""
+	c = S.negotiated()
+	expect_ack(c, vhu.SET_MEM_TABLE,
+			mem_table([region(GPA0, MIB - 4096, UVA0, 4096)]),
+			[S.memfd(MIB)])
+
+
+@attack()
+def a_memtable_non_memfd(S):
+	"""Region fds that are not regular files, or cannot be mapped."""
+	for kind in ('eventfd', 'pipe', 'socket', 'devnull', 'dir', 'epoll',
+			'opath', 'rdonly'):
+		memtable_nack(S, [region(GPA0, 4096, UVA0, 0)], [S.fd_of(kind)],
+				what='region fd: %s' % kind)
+
+
+@attack()
+def a_memtable_sealed(S):
+	"""A write-sealed memfd cannot be mapped shared+writable: refused;
+	a shrink-sealed one is fine."""
+	fd = S.memfd(MIB, sealing=True)
+	fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE)
+	memtable_nack(S, [region(GPA0, MIB, UVA0, 0)], [fd],
+			what='F_SEAL_WRITE memfd')
+	fd = S.memfd(MIB, sealing=True)
+	fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK |
+			fcntl.F_SEAL_GROW)
+	c = S.negotiated()
+	expect_ack(c, vhu.SET_MEM_TABLE, mem_table([region(GPA0, MIB, UVA0,
+			0)]), [fd], what='F_SEAL_SHRINK memfd')
+
+
+@attack()
+def a_memtable_map_fails_midway(S):
+	"""Region 0 maps, region 1 cannot (an O_PATH fd): refused, and the
+	mapping of region 0 is undone at once."""
+	memtable_nack(S, [region(GPA0, MIB, UVA0, 0),
+			region(GPA0 + 8 * MIB, MIB, UVA0 + 8 * MIB, 0),
+			region(GPA0 + 16 * MIB, MIB, UVA0 + 16 * MIB, 0)],
+			[S.memfd(MIB), S.memfd(MIB), S.fd_of('opath')],
+			what='third region unmappable')
+
+
+def rss_shmem_kib(pid):
+	with open('/proc/%d/status' % pid) as f:
+		for ln in f:
+			if ln.startswith('RssShmem:'):
+				return int(ln.split()[1])
+	return 0
+
+
+@attack(xfail='the region mmap of an mlockall() process (testpmd, '
+		'OVS-DPDK) faults in the whole region: a front-end with a '
+		'huge sparse memfd makes the back-end allocate it all and '
+		'stalls the shared control thread meanwhile')
+def a_memtable_sparse_region_faulted_in(S):
+	"""A sparse 256 MiB memfd as guest memory: the back-end must not
+	allocate it (nor stall its control thread) just for mapping it.
+	(Bounded at 256 MiB on purpose: with terabytes this exhausts the
+	host's memory.)"""
+	size = 256 * MIB
+	c = S.negotiated()
+	fd = S.memfd(size)
+	before = rss_shmem_kib(S.tp.pid)
+	t0 = time.monotonic()
+	r = expect_any_ack(c, vhu.SET_MEM_TABLE, mem_table([region(GPA0, size,
+			UVA0, 0)]), [fd])
+	el = time.monotonic() - t0
+	grew = rss_shmem_kib(S.tp.pid) - before
+	if r is None:
+		raise Fail('hang-up instead of an answer')
+	if grew * 1024 > size // 2:
+		raise XFail('mapping a sparse 256 MiB region made testpmd '
+			'RssShmem grow by %d MiB and took %.2f s: mmap() of a '
+			'region populates it under mlockall(MCL_FUTURE) '
+			'(lib/vhost/mem.c iovh_mem_region_map; also SET_LOG_BASE)'
+			% (grew // 1024, el))
+
+
+@attack()
+def a_memtable_eight_regions(S):
+	"""Positive control: 8 regions, all mapped, all unmapped at the end."""
+	c = S.negotiated()
+	regs = [region(GPA0 + k * MIB, MIB, UVA0 + k * MIB, 0) for k in range(8)]
+	expect_ack(c, vhu.SET_MEM_TABLE, mem_table(regs),
+			[S.memfd(MIB) for _ in range(8)])
+	nm = S.tp.nmaps()
+	if nm < S.base.maps + 8:
+		raise Fail('8 regions accepted but only %d new mappings' %
+				(nm - S.base.maps))
+
+
+@attack()
+def a_memtable_replace_churn(S):
+	"""200 memory tables in a row: each replaces (and unmaps) the last."""
+	c = S.negotiated()
+	for k in range(200):
+		fd = os.memfd_create('churn', os.MFD_CLOEXEC)
+		os.ftruncate(fd, MIB)
+		try:
+			expect_ack(c, vhu.SET_MEM_TABLE,
+					mem_table([region(GPA0, MIB, UVA0, 0)]), [fd])
+		finally:
+			os.close(fd)
+	nm, nf = S.tp.nmaps(), S.tp.nfds()
+	if nm > S.base.maps + 3 or nf > S.base.fds + 3:
+		raise Fail('after 200 replacements, connection still open: %d '
+				'mappings, %d fds (baseline %d, %d)' %
+				(nm, nf, S.base.maps, S.base.fds))
+
+
+# ======================================================================
+# ADD_MEM_REG / REM_MEM_REG
+# ======================================================================
+
+SLOTS = REPLY_ACK | bit(vhu.P_CONFIGURE_MEM_SLOTS)
+
+
+@attack()
+def a_mem_slots_beyond_max(S):
+	"""ADD_MEM_REG 33 times: the 33rd is refused; all unmapped after."""
+	c = S.negotiated(SLOTS)
+	n = c.get_u64(vhu.GET_MAX_MEM_SLOTS)
+	if n != 32:
+		raise Fail('GET_MAX_MEM_SLOTS answered %d, expected 32' % n)
+	for k in range(n):
+		fd = os.memfd_create('slot', os.MFD_CLOEXEC)
+		os.ftruncate(fd, 4096)
+		try:
+			expect_ack(c, vhu.ADD_MEM_REG, mem_single(region(
+				GPA0 + k * MIB, 4096, UVA0 + k * MIB, 0)), [fd],
+				what='ADD_MEM_REG #%d' % (k + 1))
+		finally:
+			os.close(fd)
+	if S.tp.nmaps() < S.base.maps + n:
+		raise Fail('%d regions added, only %d new mappings' %
+				(n, S.tp.nmaps() - S.base.maps))
+	expect_nack(c, vhu.ADD_MEM_REG, mem_single(region(GPA0 + 100 * MIB,
+			4096, UVA0 + 100 * MIB, 0)), [S.memfd(4096)],
+			what='ADD_MEM_REG #%d' % (n + 1))
+
+
+@attack()
+def a_mem_slots_bad_regions(S):
+	"""ADD_MEM_REG: overlap, zero size, beyond file, fd count, fd kind."""
+	c = S.negotiated(SLOTS)
+	expect_ack(c, vhu.ADD_MEM_REG, mem_single(region(GPA0, MIB, UVA0, 0)),
+			[S.memfd(MIB)])
+	bad = (
+		('overlap', region(GPA0 + 4096, 4096, UVA0 + 64 * MIB, 0),
+			[S.memfd(4096)]),
+		('uva overlap', region(GPA0 + 64 * MIB, 4096, UVA0, 0),
+			[S.memfd(4096)]),
+		('size 0', region(GPA0 + 8 * MIB, 0, UVA0 + 8 * MIB, 0),
+			[S.memfd(4096)]),
+		('beyond file', region(GPA0 + 8 * MIB, MIB, UVA0 + 8 * MIB, 0),
+			[S.memfd(4096)]),
+		('no fd', region(GPA0 + 8 * MIB, 4096, UVA0 + 8 * MIB, 0), []),
+		('pipe', region(GPA0 + 8 * MIB, 4096, UVA0 + 8 * MIB, 0),
+			[S.fd_of('pipe')]),
+		('dir', region(GPA0 + 8 * MIB, 4096, UVA0 + 8 * MIB, 0),
+			[S.fd_of('dir')]),
+	)
+	for what, r, fds in bad:
+		expect_nack(c, vhu.ADD_MEM_REG, mem_single(r), fds,
+				what='ADD_MEM_REG ' + what)
+	# Two fds: over the message's limit of one.
+	expect_nack(c, vhu.ADD_MEM_REG, mem_single(region(GPA0 + 8 * MIB,
+			4096, UVA0 + 8 * MIB, 0)), [S.memfd(4096), S.memfd(4096)],
+			what='ADD_MEM_REG with 2 fds')
+
+
+@attack()
+def a_mem_slots_remove_unknown(S):
+	"""REM_MEM_REG of regions that are not there."""
+	c = S.negotiated(SLOTS)
+	expect_nack(c, vhu.REM_MEM_REG, mem_single(region(GPA0, MIB, UVA0, 0)),
+			what='REM_MEM_REG without any memory')
+	expect_ack(c, vhu.ADD_MEM_REG, mem_single(region(GPA0, MIB, UVA0, 0)),
+			[S.memfd(MIB)])
+	for what, r in (('other gpa', region(GPA0 + MIB, MIB, UVA0, 0)),
+			('other size', region(GPA0, 4096, UVA0, 0)),
+			('other uva', region(GPA0, MIB, UVA0 + MIB, 0)),
+			('all ones', region(~0, ~0, ~0, ~0))):
+		expect_nack(c, vhu.REM_MEM_REG, mem_single(r),
+				what='REM_MEM_REG ' + what)
+	expect_ack(c, vhu.REM_MEM_REG, mem_single(region(GPA0, MIB, UVA0, 0)),
+			[S.memfd(4096)], what='REM_MEM_REG of the region (with an fd)')
+	expect_nack(c, vhu.REM_MEM_REG, mem_single(region(GPA0, MIB, UVA0, 0)),
+			what='REM_MEM_REG of it again')
+
+
+@attack()
+def a_mem_slots_churn(S):
+	"""100 add/remove pairs: nothing accumulates."""
+	c = S.negotiated(SLOTS)
+	r = mem_single(region(GPA0, MIB, UVA0, 0))
+	for _ in range(100):
+		fd = os.memfd_create('slot', os.MFD_CLOEXEC)
+		os.ftruncate(fd, MIB)
+		try:
+			expect_ack(c, vhu.ADD_MEM_REG, r, [fd])
+		finally:
+			os.close(fd)
+		expect_ack(c, vhu.REM_MEM_REG, r)
+	nm, nf = S.tp.nmaps(), S.tp.nfds()
+	if nm > S.base.maps + 2 or nf > S.base.fds + 2:
+		raise Fail('after 100 add/remove: %d mappings, %d fds '
+				'(baseline %d, %d)' % (nm, nf, S.base.maps,
+				S.base.fds))
+
+
+@attack()
+def a_mem_slots_remove_under_running_rings(S):
+	"""REM_MEM_REG of the region holding the rings of a running device:
+	the device stops, the region is unmapped at once."""
+	d = S.ring_dev(protocol=SLOTS, regions=1)
+	S.wait_link(S.port_a, 'up')
+	nm = S.tp.nmaps()
+	expect_ack(d.conn, vhu.REM_MEM_REG, mem_single(d.m.region()))
+	S.wait_link(S.port_a, 'down')
+	if S.tp.nmaps() >= nm:
+		raise Fail('region removed but still mapped (%d mappings, '
+				'%d before)' % (S.tp.nmaps(), nm))
+	d.send_frame(make_frame(b'x' * 8, 0, 64))
+	alive(d.conn, 'after the removal')
+
+
+# ======================================================================
+# Virtqueue parameters
+# ======================================================================
+
+@attack()
+def a_vring_num_bad(S):
+	"""SET_VRING_NUM 0, 3, 65536, 0xffffffff, 32769: refused."""
+	c = S.negotiated()
+	for n in (0, 3, 255, 32769, 65535, 65536, 0xffffffff):
+		expect_nack(c, vhu.SET_VRING_NUM, state(0, n),
+				what='SET_VRING_NUM %#x' % n)
+	for n in (1, 32768, 256):
+		expect_ack(c, vhu.SET_VRING_NUM, state(0, n),
+				what='SET_VRING_NUM %d' % n)
+
+
+@attack()
+def a_vring_index_bad(S):
+	"""vring index 2 (one queue pair), 255, 256, 0xffffffff."""
+	c = S.negotiated()
+	S.with_mem(c)
+	for idx in (2, 3, 255, 256, 0x1ff, 0xffff, 0xffffffff):
+		for req, p in ((vhu.SET_VRING_NUM, state(idx, 256)),
+				(vhu.SET_VRING_BASE, state(idx, 0)),
+				(vhu.SET_VRING_ENABLE, state(idx, 1)),
+				(vhu.SET_VRING_ADDR, struct.pack('<IIQQQQ', idx, 0,
+					UVA0, UVA0 + 8192, UVA0 + 4096, 0))):
+			expect_nack(c, req, p, what='%s index %#x' %
+					(rname(req), idx))
+
+
+@attack()
+def a_get_vring_base_bad_index(S):
+	"""GET_VRING_BASE of a ring that does not exist: hang-up."""
+	for idx in (2, 255, 0xffffffff):
+		c = S.negotiated()
+		expect_close(c, vhu.GET_VRING_BASE, state(idx, 0),
+				what='GET_VRING_BASE index %#x' % idx)
+		c.close()
+
+
+def vring_addr(index=0, flags=0, desc=UVA0, avail=UVA0 + 0x4000,
+		used=UVA0 + 0x8000, log=0):
+	M = 0xffffffffffffffff
+	return struct.pack('<IIQQQQ', index, flags, desc & M, used & M,
+			avail & M, log & M)
+
+
+@attack()
+def a_vring_addr_bad(S):
+	"""Ring addresses outside memory, misaligned, wrapping, bad flags."""
+	c = S.negotiated()
+	S.with_mem(c, MIB)
+	expect_ack(c, vhu.SET_VRING_NUM, state(0, 256))
+	end = UVA0 + MIB
+	cases = (
+		('desc outside memory', vring_addr(desc=UVA0 + 2 * MIB)),
+		('avail outside memory', vring_addr(avail=0x1000)),
+		('used outside memory', vring_addr(used=0)),
+		('desc ring past the end', vring_addr(desc=end - 16 * 128)),
+		('used ring 2 bytes short', vring_addr(used=end - 2052)),
+		('avail ring 2 bytes short', vring_addr(avail=end - 516)),
+		('desc misaligned', vring_addr(desc=UVA0 + 8)),
+		('avail misaligned', vring_addr(avail=UVA0 + 0x4001)),
+		('used misaligned', vring_addr(used=UVA0 + 0x8002)),
+		('desc wraps', vring_addr(desc=0xfffffffffffff000)),
+		('unknown flag 1', vring_addr(flags=2)),
+		('unknown flag 31', vring_addr(flags=1 << 31)),
+	)
+	for what, p in cases:
+		expect_nack(c, vhu.SET_VRING_ADDR, p, what='SET_VRING_ADDR ' + what)
+	expect_ack(c, vhu.SET_VRING_ADDR, vring_addr(used=end - 2056,
+			avail=end - 2056 - 528), what='SET_VRING_ADDR rings '
+			'ending exactly at the end of memory')
+
+
+@attack()
+def a_vring_addr_spanning_regions(S):
+	"""Rings across two regions adjacent in front-end space: refused
+	(a ring must be contiguous in one mapping)."""
+	c = S.negotiated()
+	expect_ack(c, vhu.SET_MEM_TABLE, mem_table([
+		region(GPA0, MIB, UVA0, 0),
+		region(GPA0 + MIB, MIB, UVA0 + MIB, 0)]),
+		[S.memfd(MIB), S.memfd(MIB)])
+	expect_ack(c, vhu.SET_VRING_NUM, state(1, 256))
+	b = UVA0 + MIB
+	for what, p in (('desc', vring_addr(1, desc=b - 2048)),
+			('avail', vring_addr(1, avail=b - 256)),
+			('used', vring_addr(1, used=b - 1024))):
+		expect_nack(c, vhu.SET_VRING_ADDR, p, what='%s ring across the '
+				'region boundary' % what)
+
+
+@attack()
+def a_vring_base_bad(S):
+	"""SET_VRING_BASE 0x10000 and beyond; SET_VRING_ENABLE 2."""
+	c = S.negotiated()
+	for v in (0x10000, 0x10001, 0x7fffffff, 0xffffffff):
+		expect_nack(c, vhu.SET_VRING_BASE, state(0, v),
+				what='SET_VRING_BASE %#x' % v)
+	expect_ack(c, vhu.SET_VRING_BASE, state(0, 0xffff))
+	for v in (2, 0x100, 0xffffffff):
+		expect_nack(c, vhu.SET_VRING_ENABLE, state(0, v),
+				what='SET_VRING_ENABLE %#x' % v)
+
+
+# ======================================================================
+# KICK / CALL / ERR
+# ======================================================================
+
+def vring_fd_kinds(S, req):
+	c = S.negotiated()
+	for kind in ('pipe', 'pipe_w', 'socket', 'memfd', 'devnull', 'dir',
+			'epoll', 'opath'):
+		expect_nack(c, req, u64(0), [S.fd_of(kind)],
+				what='%s with a %s' % (rname(req), kind))
+	expect_ack(c, req, u64(0), [S.eventfd()],
+			what='%s with an eventfd' % rname(req))
+
+
+for _r in ('KICK', 'CALL', 'ERR'):
+	add('vring_%s_not_eventfd' % _r.lower(),
+		(lambda req: lambda S: vring_fd_kinds(S, req))(
+			getattr(vhu, 'SET_VRING_' + _r)))
+
+
+@attack()
+def a_vring_fd_flags(S):
+	"""No-fd bit with an fd, no fd without the bit, reserved bits,
+	out-of-range index, two fds."""
+	c = S.negotiated()
+	for req in (vhu.SET_VRING_KICK, vhu.SET_VRING_CALL, vhu.SET_VRING_ERR):
+		n = rname(req)
+		expect_nack(c, req, u64(VRING_NOFD), [S.eventfd()],
+				what='%s: no-fd bit and an fd' % n)
+		expect_nack(c, req, u64(0), [], what='%s: no fd, no bit' % n)
+		for v in (1 << 9, 1 << 31, 1 << 32, 1 << 63, 0xffffffffffffffff):
+			expect_nack(c, req, u64(v), [S.eventfd()],
+					what='%s: value %#x' % (n, v))
+		for v in (2, 0xff, 0x1ff):
+			expect_nack(c, req, u64(v), [S.eventfd()] if v < 0x100
+					else [], what='%s: index %#x' % (n, v))
+		expect_nack(c, req, u64(0), [S.eventfd(), S.eventfd()],
+				what='%s: two fds' % n)
+		expect_ack(c, req, u64(VRING_NOFD), [],
+				what='%s: no-fd bit alone' % n)
+
+
+@attack()
+def a_vring_fd_churn(S):
+	"""300 KICK/CALL/ERR fds, each replacing the last: none accumulate."""
+	c = S.negotiated()
+	for k in range(100):
+		for req in (vhu.SET_VRING_KICK, vhu.SET_VRING_CALL,
+				vhu.SET_VRING_ERR):
+			fd = os.eventfd(0, os.EFD_CLOEXEC)
+			try:
+				expect_ack(c, req, u64(k & 1), [fd])
+			finally:
+				os.close(fd)
+	nf = S.tp.nfds()
+	if nf > S.base.fds + 1 + 6:
+		raise Fail('after 300 replacements: %d fds (baseline %d + '
+				'connection + 6 ring fds)' % (nf, S.base.fds))
+
+
+# ======================================================================
+# Dirty log
+# ======================================================================
+
+LOGP = REPLY_ACK | bit(vhu.P_LOG_SHMFD)
+
+
+@attack()
+def a_log_base_not_negotiated(S):
+	"""SET_LOG_BASE without LOG_SHMFD (it answers): hang-up."""
+	c = S.negotiated()
+	expect_close(c, vhu.SET_LOG_BASE, vhu.LOG.pack(4096, 0), [S.memfd(4096)])
+
+
+@attack()
+def a_log_base_bad(S):
+	"""SET_LOG_BASE: file too small, size 0, wrapping or huge offset,
+	not a file, no fd, two fds. Each one ends the session."""
+	M = 0xffffffffffffffff
+	cases = (
+		('file too small', vhu.LOG.pack(8192, 0), lambda: [S.memfd(4096)]),
+		('size 0', vhu.LOG.pack(0, 0), lambda: [S.memfd(4096)]),
+		('offset wraps', vhu.LOG.pack(0x20000, M - 0xffff),
+			lambda: [S.memfd(4096)]),
+		('offset past the file', vhu.LOG.pack(4096, 1 << 30),
+			lambda: [S.memfd(4096)]),
+		('size 2^64-1', vhu.LOG.pack(M, 0), lambda: [S.memfd(4096)]),
+		('eventfd', vhu.LOG.pack(4096, 0), lambda: [S.eventfd()]),
+		('directory', vhu.LOG.pack(4096, 0), lambda: [S.fd_of('dir')]),
+		('read-only file', vhu.LOG.pack(4096, 0),
+			lambda: [S.fd_of('rdonly')]),
+		('no fd', vhu.LOG.pack(4096, 0), lambda: []),
+		('two fds', vhu.LOG.pack(4096, 0),
+			lambda: [S.memfd(4096), S.memfd(4096)]),
+	)
+	for what, p, fds in cases:
+		c = S.negotiated(LOGP)
+		expect_close(c, vhu.SET_LOG_BASE, p, fds(),
+				what='SET_LOG_BASE ' + what)
+		c.close()
+		if S.tp.nmaps() > S.base.maps + 2:
+			raise Fail('SET_LOG_BASE %s: refused but a mapping '
+					'remains' % what)
+
+
+@attack()
+def a_log_base_replace(S):
+	"""Positive control: 50 valid logs in a row, each answered, each
+	replacing (unmapping) the previous one."""
+	c = S.negotiated(LOGP)
+	for k in range(50):
+		fd = os.memfd_create('log', os.MFD_CLOEXEC)
+		os.ftruncate(fd, 8192)
+		try:
+			c.send(vhu.SET_LOG_BASE, vhu.LOG.pack(4096, 4096), [fd])
+			p = c.reply(vhu.SET_LOG_BASE)
+		finally:
+			os.close(fd)
+		if p not in (b'', u64(0)):
+			raise Fail('SET_LOG_BASE answered %s' % p.hex())
+	if S.tp.nmaps() > S.base.maps + 3:
+		raise Fail('50 logs: %d mappings (baseline %d)' %
+				(S.tp.nmaps(), S.base.maps))
+
+
+@attack()
+def a_log_fd(S):
+	"""SET_LOG_FD with an eventfd, a pipe, nothing: no fd may stay."""
+	c = S.negotiated()
+	for fds in ([S.eventfd()], [S.fd_of('pipe')], []):
+		expect_any_ack(c, vhu.SET_LOG_FD, b'', fds)
+	alive(c)
+
+
+# ======================================================================
+# Back-end channel
+# ======================================================================
+
+BACKEND = REPLY_ACK | bit(vhu.P_BACKEND_REQ)
+
+
+@attack()
+def a_backend_fd_not_socket(S):
+	"""SET_BACKEND_REQ_FD with pipes, files, eventfds, nothing."""
+	c = S.negotiated(BACKEND)
+	for kind in ('pipe', 'memfd', 'eventfd', 'devnull', 'dir', 'opath'):
+		expect_nack(c, vhu.SET_BACKEND_REQ_FD, b'', [S.fd_of(kind)],
+				what='SET_BACKEND_REQ_FD with a %s' % kind)
+	expect_nack(c, vhu.SET_BACKEND_REQ_FD, b'', [],
+			what='SET_BACKEND_REQ_FD without an fd')
+	expect_nack(c, vhu.SET_BACKEND_REQ_FD, b'',
+			[S.fd_of('socket'), S.fd_of('socket')],
+			what='SET_BACKEND_REQ_FD with two fds')
+
+
+@attack()
+def a_backend_fd_churn(S):
+	"""50 back-end channels, each replacing the last; then the last
+	one's peer hangs up."""
+	c = S.negotiated(BACKEND)
+	peer = None
+	for _ in range(50):
+		a, b = socket.socketpair()
+		try:
+			expect_ack(c, vhu.SET_BACKEND_REQ_FD, b'', [a.fileno()])
+		finally:
+			a.close()
+		if peer is not None:
+			peer.close()
+		peer = b
+	nf = S.tp.nfds()
+	if nf > S.base.fds + 3:
+		raise Fail('after 50 channels: %d fds (baseline %d)' %
+				(nf, S.base.fds))
+	peer.sendall(b'\xff' * 100)	# junk the back-end must discard
+	time.sleep(0.05)
+	peer.close()
+	alive(c, 'after the channel peer hung up:')
+
+
+@attack()
+def a_backend_fd_odd_sockets(S):
+	"""A listening socket and a datagram socket as the back-end
+	channel."""
+	c = S.negotiated(BACKEND)
+	ls = S.keep(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+	addr = '\0iovh-hostile-%d' % os.getpid()
+	ls.bind(addr)
+	ls.listen(1)
+	expect_any_ack(c, vhu.SET_BACKEND_REQ_FD, b'', [ls.fileno()],
+			what='listening socket')
+	x = S.keep(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+	try:
+		x.settimeout(1)
+		x.connect(addr)	# wakes the back-end on a listening socket
+	except OSError:
+		pass
+	time.sleep(0.1)
+	alive(c, 'after a connection to the listening channel:')
+	a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+	S.keep(a)
+	S.keep(b)
+	expect_any_ack(c, vhu.SET_BACKEND_REQ_FD, b'', [a.fileno()],
+			what='datagram socket')
+	b.send(b'\x00' * 40)
+	time.sleep(0.05)
+	alive(c, 'after a datagram on the channel:')
+
+
+@attack('wedge', xfail='BUG: a front-end that hands the back-end its own '
+		'end of the connection as the back-end channel wedges the port '
+		'for good')
+def a_backend_channel_is_own_end(S):
+	"""SET_BACKEND_REQ_FD with the front-end's own end of the vhost-user
+	connection, then the front-end closes everything and goes away. The
+	back-end now holds the last reference to the front-end's end, so the
+	connection never reads EOF: unless it notices, the port is wedged
+	(every later front-end refused). Runs last on a port of its own."""
+	c = S.negotiated(BACKEND)
+	c.send(vhu.SET_BACKEND_REQ_FD, b'', [c.fileno()])
+	time.sleep(0.1)
+	c.close(wait=False)
+	time.sleep(0.5)
+	try:
+		c2 = S.keep(vhu.connect(S.a, tries=10))
+	except Closed:
+		nf = S.tp.nfds()
+		# The wedged connection is the bug reported here, not a leak
+		# to be reported again by the resource check.
+		S.base = Baseline(S.tp)
+		raise XFail('front-end gone (all its fds closed) but the port '
+			'still refuses new front-ends ("refused a second '
+			'front-end: one is connected"); testpmd holds %d fds. '
+			'lib/vhost/msg.c h_set_backend_req_fd accepts the peer '
+			'of the main connection; ctrl.c backend_event then reads '
+			'the back-end\'s own replies' % nf)
+	alive(c2, 'new front-end:')
+
+
+# ======================================================================
+# GET_* with payloads, order, gating
+# ======================================================================
+
+@attack()
+def a_get_with_payload(S):
+	"""GET_* with payloads the request does not take: hang-up."""
+	cases = ((vhu.GET_FEATURES, bytes(8), REPLY_ACK),
+		(vhu.GET_PROTOCOL_FEATURES, bytes(8), REPLY_ACK),
+		(vhu.GET_PROTOCOL_FEATURES, bytes(256), REPLY_ACK),
+		(vhu.GET_VRING_BASE, bytes(4), REPLY_ACK),
+		(vhu.GET_VRING_BASE, bytes(12), REPLY_ACK),
+		(vhu.GET_QUEUE_NUM, bytes(8), REPLY_ACK | bit(vhu.P_MQ)),
+		(vhu.GET_MAX_MEM_SLOTS, bytes(8), SLOTS),
+		(vhu.GET_STATUS, bytes(1), REPLY_ACK | bit(vhu.P_STATUS)))
+	for req, p, proto in cases:
+		c = S.negotiated(proto)
+		expect_close(c, req, p, what='%s with %d payload bytes' %
+				(rname(req), len(p)))
+		c.close()
+
+
+@attack()
+def a_gated_requests(S):
+	"""Requests of protocol features that were not negotiated."""
+	c = S.negotiated()
+	for req, p, fds in (
+			(vhu.ADD_MEM_REG, mem_single(region(GPA0, 4096, UVA0, 0)),
+				[S.memfd(4096)]),
+			(vhu.REM_MEM_REG, mem_single(region(GPA0, 4096, UVA0, 0)),
+				[]),
+			(vhu.SEND_RARP, u64(0x0123456789ab), []),
+			(vhu.NET_SET_MTU, u64(1500), []),
+			(vhu.SET_STATUS, u64(0xf), []),
+			(vhu.RESET_DEVICE, b'', []),
+			(vhu.SET_BACKEND_REQ_FD, b'', [S.fd_of('socket')])):
+		expect_nack(c, req, p, fds, what='%s not negotiated' % rname(req))
+	c.close()
+	for req in (vhu.GET_MAX_MEM_SLOTS, vhu.GET_STATUS, vhu.GET_QUEUE_NUM):
+		c = S.negotiated()
+		expect_close(c, req, what='%s not negotiated' % rname(req))
+		c.close()
+
+
+@attack()
+def a_set_features_unoffered(S):
+	"""SET_FEATURES / SET_PROTOCOL_FEATURES with bits never offered."""
+	c = S.negotiated()
+	offered = c.get_u64(vhu.GET_FEATURES)
+	for b in (63, 40, vhu.F_RING_PACKED, vhu.F_IOMMU_PLATFORM, 6, 0, 35):
+		if offered & bit(b):
+			continue
+		expect_nack(c, vhu.SET_FEATURES, u64(bit(b) |
+				bit(vhu.F_VERSION_1)), what='SET_FEATURES bit %d' % b)
+	po = c.get_u64(vhu.GET_PROTOCOL_FEATURES)
+	for b in (63, vhu.P_CONFIG, 12, 17, vhu.P_NET_MTU):
+		if po & bit(b):
+			continue
+		expect_nack(c, vhu.SET_PROTOCOL_FEATURES, u64(bit(b) | REPLY_ACK),
+				what='SET_PROTOCOL_FEATURES bit %d' % b)
+
+
+@attack()
+def a_iotlb_without_iommu(S):
+	"""IOTLB_MSG when VIRTIO_F_IOMMU_PLATFORM is not negotiated."""
+	c = S.negotiated(features=bit(vhu.F_VERSION_1))
+	for t in (1, 2, 3, 4, 0, 255):
+		expect_nack(c, vhu.IOTLB_MSG, vhu.IOTLB.pack(0, 4096, UVA0, 3, t),
+				what='IOTLB_MSG type %d' % t)
+	expect_nack(c, vhu.IOTLB_MSG, vhu.IOTLB.pack(0, 4096, UVA0, 3, 2)[:26],
+			what='IOTLB_MSG of 26 bytes')
+
+
+@attack()
+def a_status_and_mtu_values(S):
+	"""SET_STATUS > 0xff refused; SEND_RARP with junk is harmless."""
+	c = S.negotiated(REPLY_ACK | bit(vhu.P_STATUS) | bit(vhu.P_RARP))
+	expect_nack(c, vhu.SET_STATUS, u64(0x100))
+	expect_nack(c, vhu.SET_STATUS, u64(1 << 63))
+	expect_ack(c, vhu.SET_STATUS, u64(0xff))
+	if c.get_u64(vhu.GET_STATUS) != 0xff:
+		raise Fail('GET_STATUS does not return what SET_STATUS set')
+	expect_ack(c, vhu.SEND_RARP, u64(0xffffffffffffffff))
+
+
+@attack()
+def a_out_of_order(S):
+	"""Ring messages before any memory table or features; GET_VRING_BASE
+	of a ring never started."""
+	c = S.negotiated()
+	for req, p, fds in ((vhu.SET_VRING_KICK, u64(0), [S.eventfd()]),
+			(vhu.SET_VRING_CALL, u64(1), [S.eventfd()]),
+			(vhu.SET_VRING_ADDR, vring_addr(0), []),
+			(vhu.SET_VRING_ENABLE, state(0, 1), []),
+			(vhu.SET_VRING_NUM, state(1, 64), []),
+			(vhu.SET_VRING_ADDR, vring_addr(1), [])):
+		expect_any_ack(c, req, p, fds, what='%s before SET_MEM_TABLE' %
+				rname(req))
+	alive(c)
+	c.send(vhu.GET_VRING_BASE, state(1, 0))
+	p = c.reply(vhu.GET_VRING_BASE)
+	if len(p) != 8 or STATE_IDX(p) != 1:
+		raise Fail('GET_VRING_BASE of an unstarted ring answered %s' %
+				p.hex())
+	# Memory comes last, and does not cover the ring addresses given.
+	S.with_mem(c, 4096)
+	alive(c, 'after a memory table that misses the rings:')
+
+
+def STATE_IDX(p):
+	return struct.unpack('<II', p)[0]
+
+
+@attack()
+def a_device_without_set_features(S):
+	"""Everything but SET_FEATURES: the device must not start; it starts
+	once features are set."""
+	d = S.dev(features=None, protocol=REPLY_ACK)
+	d.want_features = None
+	d.setup()
+	time.sleep(0.1)
+	st = S.link(S.port_a)
+	if st != 'down':
+		raise Fail('device started without SET_FEATURES (link %s)' % st)
+	expect_ack(d.conn, vhu.SET_FEATURES, u64(bit(vhu.F_VERSION_1) |
+			bit(vhu.F_PROTOCOL_FEATURES)))
+	d.features = bit(vhu.F_VERSION_1) | bit(vhu.F_PROTOCOL_FEATURES)
+	d.hdr_len = 12
+	S.wait_link(S.port_a, 'up')
+	r = d.loopback(4)
+	if r:
+		raise Fail('after SET_FEATURES: ' + r)
+
+
+# ======================================================================
+# Connections
+# ======================================================================
+
+@attack()
+def a_second_connection(S):
+	"""A second front-end while one is connected: refused at once; the
+	first one goes on."""
+	c = S.negotiated()
+	for _ in range(5):
+		c2 = S.conn()
+		try:
+			c2.wait_closed(2.0)
+		except Timeout:
+			raise Fail('second connection still open after 2 s')
+	alive(c, 'first connection, after the second was refused:')
+
+
+@attack()
+def a_connection_churn(S):
+	"""500 connections opened and closed at once, some mid-message."""
+	for k in range(500):
+		try:
+			c = Conn(S.a, 1.0)
+		except OSError:
+			time.sleep(0.01)
+			continue
+		try:
+			if k % 3 == 1:
+				c.send_raw(HDR.pack(vhu.GET_FEATURES, VERSION, 0)[:k % 12])
+			elif k % 3 == 2:
+				c.send(vhu.SET_OWNER)
+		except (Closed, Timeout):
+			pass
+		c.close()
+	time.sleep(0.2)
+	c = S.negotiated()
+	alive(c, 'a connection after the churn:')
+
+
+@attack()
+def a_connection_backlog_burst(S):
+	"""30 connections at once: one is served, the others refused."""
+	cs = []
+	for _ in range(30):
+		try:
+			cs.append(S.keep(Conn(S.a, 0.3)))
+		except OSError:
+			pass
+	time.sleep(0.5)
+	open_ = [c for c in cs if c.is_open()]
+	if len(open_) > 1:
+		raise Fail('%d connections served at the same time' % len(open_))
+
+
+@attack()
+def a_half_close(S):
+	"""A request, then shutdown(SHUT_WR): answer or not, no leak."""
+	c = S.negotiated()
+	c.send(vhu.GET_FEATURES)
+	c.sock.shutdown(socket.SHUT_WR)
+	try:
+		c.wait_closed(2.0)
+	except Timeout:
+		raise Fail('back-end did not hang up after the front-end\'s EOF')
+
+
+# ======================================================================
+# Floods
+# ======================================================================
+
+@attack('flood')
+def a_flood_100k_get_features(S):
+	"""100000 GET_FEATURES, pipelined 100 at a time (a front-end that
+	reads its replies, just very fast): all answered in order, and port
+	B's control channel and traffic are served all along."""
+	c = S.negotiated()
+	N, W = 100000, 100
+	offered = c.get_u64(vhu.GET_FEATURES)
+	want = (HDR.pack(vhu.GET_FEATURES, VERSION | vhu.FLAG_REPLY, 8) +
+		u64(offered)) * W
+	batch = HDR.pack(vhu.GET_FEATURES, VERSION, 0) * W
+	lat = []
+	t0 = time.monotonic()
+	for k in range(N // W):
+		c.send_raw(batch, timeout=10)
+		try:
+			c._fill(len(want), time.monotonic() + 10)
+		except Closed:
+			raise Fail('hang-up after %d answers' % (k * W))
+		except Timeout:
+			raise Fail('no answer for 10 s after %d' % (k * W))
+		if c.buf[:len(want)] != want:
+			raise Fail('answers %d..%d are not GET_FEATURES replies' %
+					(k * W, k * W + W))
+		c.buf = c.buf[len(want):]
+		if k % 50 == 25:
+			t = time.monotonic()
+			S.bdev.conn.get_u64(vhu.GET_FEATURES, timeout=5)
+			lat.append(time.monotonic() - t)
+		if k % 250 == 125:
+			rb = S.bdev.loopback(4)
+			if rb:
+				raise Fail('port B during the flood: ' + rb)
+	el = time.monotonic() - t0
+	if max(lat) > 1.0:
+		raise Fail('port B GET_FEATURES took %.2f s during the flood' %
+				max(lat))
+	print('    (%d messages in %.2f s; port B control latency max '
+			'%.1f ms)' % (N, el, 1000 * max(lat)))
+
+
+@attack('flood')
+def a_flood_never_read(S):
+	"""GET_FEATURES without ever reading the replies: the back-end must
+	not block, and hangs up once its small reply buffer overflows."""
+	c = S.negotiated()
+	batch = HDR.pack(vhu.GET_FEATURES, VERSION, 0) * 1000
+	t0 = time.monotonic()
+	try:
+		for _ in range(200):
+			c.send_raw(batch, timeout=3)
+	except Closed:
+		pass
+	except Timeout:
+		pass	# we are blocked: the back-end stopped reading us
+	# It has hung up (our send failed) or will within its time-out;
+	# reading now would relieve it, so only watch for the hang-up.
+	try:
+		c.wait_hangup(7.0)
+	except Timeout:
+		raise Fail('connection still open %.1f s after the flood' %
+				(time.monotonic() - t0))
+
+
+@attack('flood')
+def a_flood_need_reply_never_read(S):
+	"""20000 SET_OWNER with NEED_REPLY, never reading the acks."""
+	c = S.negotiated()
+	batch = HDR.pack(vhu.SET_OWNER, VERSION | vhu.FLAG_NEED_REPLY, 0) * 1000
+	t0 = time.monotonic()
+	try:
+		for _ in range(20):
+			c.send_raw(batch, timeout=3)
+	except (Closed, Timeout):
+		pass
+	try:
+		c.wait_hangup(7.0)
+	except Timeout:
+		raise Fail('connection still open %.1f s after the flood' %
+				(time.monotonic() - t0))
+
+
+@attack('flood')
+def a_flood_fds(S):
+	"""2000 SET_VRING_CALL with fresh eventfds, pipelined."""
+	c = S.negotiated(protocol=0)
+	for k in range(2000):
+		fd = os.eventfd(0, os.EFD_CLOEXEC)
+		try:
+			c.send(vhu.SET_VRING_CALL, u64(k & 1), [fd])
+		finally:
+			os.close(fd)
+	alive(c, 'after 2000 call fds:')
+	nf = S.tp.nfds()
+	if nf > S.base.fds + 1 + 2:
+		raise Fail('after 2000 call fds: %d fds (baseline %d)' %
+				(nf, S.base.fds))
+
+
+# ======================================================================
+# Fuzz
+# ======================================================================
+
+INTERESTING = (0, 1, 2, 3, 7, 8, 0x7f, 0xff, 0x100, 0x1ff, 0x7fff, 0x8000,
+		0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, 1 << 32,
+		1 << 63, (1 << 64) - 1, GPA0, UVA0, UVA0 + 0x1000, 4096, 65536)
+
+
+def fuzz_payload(rnd, size):
+	out = b''
+	while len(out) < size:
+		v = rnd.choice(INTERESTING) if rnd.random() < 0.8 else \
+			rnd.getrandbits(64)
+		out += struct.pack('<Q', v & 0xffffffffffffffff)
+	return out[:size]
+
+
+@attack('fuzz')
+def a_random_messages(S):
+	"""2000 messages with random requests (0..45), flags, sizes, fields
+	(biased to boundary values) and fds of random kinds; reconnecting
+	whenever the back-end hangs up. Seed printed for replay
+	(IOVH_FUZZ_SEED)."""
+	seed = int(os.environ.get('IOVH_FUZZ_SEED', random.randrange(1 << 30)))
+	rnd = random.Random(seed)
+	sizes = {vhu.SET_MEM_TABLE: (40, 72, 264), vhu.SET_VRING_ADDR: (40,),
+		vhu.SET_LOG_BASE: (16,), vhu.IOTLB_MSG: (32,), vhu.ADD_MEM_REG:
+		(40,), vhu.REM_MEM_REG: (40,)}
+	kinds = ('eventfd', 'memfd', 'pipe', 'socket', 'devnull')
+	c = None
+	hangups = 0
+	N = 2000
+	for n in range(N):
+		if c is None or c.closed_by_peer:
+			if c is not None:
+				c.close(wait=False)
+				hangups += 1
+			c = S.keep(vhu.connect(S.a, tries=10))
+			vhu.handshake(c, None, rnd.getrandbits(17) | REPLY_ACK)
+		req = rnd.randrange(0, 46)
+		flags = VERSION | (vhu.FLAG_NEED_REPLY if rnd.random() < 0.5 else 0)
+		if rnd.random() < 0.03:
+			flags = rnd.getrandbits(32)
+		size = rnd.choice(sizes.get(req, (8,)) + (0, 8, 8, rnd.randrange(
+				0, 269)))
+		nfds = rnd.choice((0, 0, 0, 1, 1, 2, 8))
+		mark = len(S.res)
+		fds = []
+		for _ in range(nfds):
+			k = rnd.choice(kinds)
+			fds.append(S.memfd(65536) if k == 'memfd' else S.fd_of(k))
+		try:
+			c.send(req, fuzz_payload(rnd, size), fds, flags=flags)
+			while c.pending(0.001 if n % 10 else 0.01):
+				c.recv_msg(0.5)
+		except (Closed, Timeout, ProtocolError):
+			pass
+		while len(S.res) > mark:
+			x = S.res.pop()
+			os.close(x) if isinstance(x, int) else x.close()
+	print('    (seed %d: %d messages, %d hang-ups)' % (seed, N, hangups))
+
+
+# ======================================================================
+# Slow: the 5 s peer time-out (run side by side, one port each)
+# ======================================================================
+
+SLOW = []
+
+
+def slow(fn):
+	SLOW.append(fn)
+	return fn
+
+
+def timed_close(c, lo=4.0, hi=8.0, what='', read=True):
+	t0 = time.monotonic()
+	try:
+		el = (c.wait_closed if read else c.wait_hangup)(hi + 2)
+	except Timeout:
+		raise Fail('%s: still open after %.1f s' % (what, hi + 2))
+	if el < lo:
+		raise Fail('%s: hung up after %.1f s, sooner than the %.0f s '
+				'time-out' % (what, el, lo))
+	if el > hi:
+		raise Fail('%s: hung up only after %.1f s' % (what, el))
+	_ = t0
+	return el
+
+
+@slow
+def truncated_header_silence(S, path):
+	"""6 bytes of a header, then nothing: hang-up after ~5 s."""
+	c = S.negotiated(path=path)
+	c.send_raw(HDR.pack(vhu.GET_FEATURES, VERSION, 0)[:6])
+	return timed_close(c, what='half a header')
+
+
+@slow
+def partial_payload_silence(S, path):
+	"""SET_FEATURES with 4 of its 8 payload bytes, then nothing."""
+	c = S.negotiated(path=path)
+	c.send_raw(HDR.pack(vhu.SET_FEATURES, VERSION, 8) + bytes(4))
+	return timed_close(c, what='half a payload')
+
+
+@slow
+def slowloris(S, path):
+	"""One byte every 0.7 s: progress must not extend the time-out."""
+	c = S.negotiated(path=path)
+	msg = HDR.pack(vhu.SET_VRING_ADDR, VERSION, 40) + bytes(40)
+	t0 = time.monotonic()
+	for i in range(len(msg)):
+		try:
+			c.send_raw(msg[i:i + 1])
+		except Closed:
+			break
+		if c.closed_by_peer:
+			break
+		try:
+			c.pending(0.7)
+		except Closed:
+			break
+		if time.monotonic() - t0 > 10:
+			raise Fail('trickling peer still connected after 10 s')
+	el = time.monotonic() - t0
+	if not c.closed_by_peer:
+		try:
+			el = c.wait_closed(max(0.1, 10 - el)) + el
+		except Timeout:
+			raise Fail('trickling peer still connected after 10 s')
+	if el < 4.0 or el > 8.0:
+		raise Fail('trickling peer hung up after %.1f s, expected ~5 s'
+				% el)
+	return el
+
+
+@slow
+def stalled_reader(S, path):
+	"""Fill the socket with unread replies, stop just as the back-end
+	starts buffering: it must hang up after its ~5 s reply time-out."""
+	c = S.negotiated(path=path)
+	msg = HDR.pack(vhu.GET_FEATURES, VERSION, 0)
+	buf = bytearray(4)
+	last, same = -1, 0
+	for n in range(20000):
+		c.send_raw(msg)
+		time.sleep(0.002 if n > 100 else 0)
+		fcntl.ioctl(c.sock, termios.FIONREAD, buf)
+		inq = struct.unpack('<i', buf)[0]
+		if inq == last:
+			same += 1
+			if same >= 2:
+				break
+		else:
+			same = 0
+		last = inq
+	else:
+		raise Fail('socket never filled')
+	return timed_close(c, 3.5, 8.0, what='stalled reader (%d bytes '
+			'unread)' % last, read=False)
+
+
+# ======================================================================
+# Ring contents (device running, testpmd forwarding)
+# ======================================================================
+
+def wait_tx_returned(d, heads, timeout=2.0):
+	want = list(heads)
+	deadline = time.monotonic() + timeout
+	while time.monotonic() < deadline:
+		d.reclaim_tx()
+		if all(d.tx_scratch_used.count(h) >= want.count(h)
+				for h in set(want)):
+			return True
+		time.sleep(0.005)
+	return False
+
+
+def tx_case(S, build, expect='bad', n_bad=None):
+	"""Post hostile TX chains (build(d) writes scratch descriptors and
+	returns the heads); expect: 'bad' (handed back, counted in
+	rx_q0_bad_desc, nothing forwarded), 'ok' (the frame build returns
+	comes back intact) or 'any'. Then port A must still loop back."""
+	d = S.ring_dev()
+	before = S.tp.xstat(S.port_a, 'rx_q0_bad_desc')
+	heads, frame = build(d)
+	d.tx.push(*heads)
+	if not wait_tx_returned(d, heads):
+		raise Fail('chains not handed back within 2 s: TX ring stuck '
+				'(used idx %d, avail idx %d)' % (d.tx.used_idx(),
+				d.tx.avail_idx))
+	time.sleep(0.05)
+	frames = d.poll_rx()
+	after = S.tp.xstat(S.port_a, 'rx_q0_bad_desc')
+	nb = len(heads) if n_bad is None else n_bad
+	if expect == 'bad':
+		if after - before != nb:
+			raise Fail('rx_q0_bad_desc +%d, expected +%d' %
+					(after - before, nb))
+		if frames:
+			raise Fail('%d frame(s) forwarded from a bad chain' %
+					len(frames))
+	elif expect == 'notbad':
+		if after != before:
+			raise Fail('valid chain counted as bad (+%d)' %
+					(after - before))
+	elif expect == 'ok':
+		if after != before:
+			raise Fail('valid chain counted as bad (+%d)' %
+					(after - before))
+		if frame not in frames:
+			raise Fail('frame did not come back intact (%d frames '
+					'back: %s)' % (len(frames), [len(f) for f in
+					frames]))
+	r = d.loopback(4)
+	if r:
+		raise Fail('after the hostile chains, port A: ' + r)
+
+
+def frame_at(d, i, size=96, seq=0):
+	"""A virtio-net header + frame in scratch buffer i: (gpa, frame)."""
+	f = make_frame(b'scratch!', seq, size)
+	d.m.write(d.txbuf(i), bytes(12) + f)
+	return d.gpa(d.txbuf(i)), f
+
+
+def hostile_tx(name, expect='bad'):
+	def deco(build):
+		add('tx_' + name, lambda S: tx_case(S, build, expect), 'ring')
+		return build
+	return deco
+
+
+@hostile_tx('desc_loop')
+def _(d):
+	g, _f = frame_at(d, SCR)
+	d.tx.desc(SCR, g, 16, DESC_F_NEXT, SCR + 1)
+	d.tx.desc(SCR + 1, g + 16, 16, DESC_F_NEXT, SCR)
+	return [SCR], None
+
+
+@hostile_tx('desc_self_loop')
+def _(d):
+	g, _f = frame_at(d, SCR)
+	d.tx.desc(SCR, g, 1, DESC_F_NEXT, SCR)
+	return [SCR], None
+
+
+@hostile_tx('next_out_of_range')
+def _(d):
+	g, _f = frame_at(d, SCR)
+	d.tx.desc(SCR, g, 12, DESC_F_NEXT, 256)
+	d.tx.desc(SCR + 1, g, 12, DESC_F_NEXT, 0xffff)
+	return [SCR, SCR + 1], None
+
+
+@hostile_tx('head_out_of_range')
+def _(d):
+	return [256, 0x8000, 0xffff], None
+
+
+@hostile_tx('addr_outside_memory')
+def _(d):
+	d.tx.desc(SCR, 0x1000, 108, 0)
+	d.tx.desc(SCR + 1, GPA0 + (5 << 20), 108, 0)	# past region 1
+	d.tx.desc(SCR + 2, 0, 108, 0)
+	d.tx.desc(SCR + 3, GPA0 - 12, 108, 0)		# starts just below
+	return [SCR, SCR + 1, SCR + 2, SCR + 3], None
+
+
+@hostile_tx('addr_wraps')
+def _(d):
+	d.tx.desc(SCR, 0xfffffffffffffff0, 0x100, 0)
+	d.tx.desc(SCR + 1, 0xffffffffffffffff, 0xffffffff, 0)
+	return [SCR, SCR + 1], None
+
+
+@hostile_tx('buffer_past_memory_end')
+def _(d):
+	end = GPA0 + (5 << 20)
+	d.tx.desc(SCR, end - 64, 128, 0)
+	return [SCR], None
+
+
+@hostile_tx('len_0xffffffff')
+def _(d):
+	g, _f = frame_at(d, SCR)
+	d.tx.desc(SCR, g, 0xffffffff, 0)
+	return [SCR], None
+
+
+@hostile_tx('len_zero')
+def _(d):
+	g, _f = frame_at(d, SCR)
+	d.tx.desc(SCR, g, 0, 0)
+	return [SCR], None
+
+
+@hostile_tx('header_only')
+def _(d):
+	g, _f = frame_at(d, SCR)
+	d.tx.desc(SCR, g, 12, 0)
+	d.tx.desc(SCR + 1, g, 5, 0)
+	return [SCR, SCR + 1], None
+
+
+@hostile_tx('write_flag')
+def _(d):
+	g, _f = frame_at(d, SCR)
+	d.tx.desc(SCR, g, 108, DESC_F_WRITE)
+	d.tx.desc(SCR + 1, g, 12, DESC_F_NEXT, SCR + 2)
+	d.tx.desc(SCR + 2, g + 12, 96, DESC_F_WRITE)
+	return [SCR, SCR + 1], None
+
+
+@hostile_tx('packet_over_256k')
+def _(d):
+	g = d.gpa(d.txbuf_off)
+	for k in range(17):
+		d.tx.desc(SCR + k, g, 16384, DESC_F_NEXT if k < 16 else 0,
+				SCR + k + 1)
+	return [SCR], None
+
+
+@hostile_tx('packet_at_256k_limit', 'notbad')
+def _(d):
+	"""12-byte header + exactly 256 KiB: the largest packet taken."""
+	g = d.gpa(d.txbuf_off)
+	d.tx.desc(SCR, g, 12, DESC_F_NEXT, SCR + 1)
+	for k in range(16):
+		d.tx.desc(SCR + 1 + k, g, 16384, DESC_F_NEXT if k < 15 else 0,
+				SCR + 2 + k)
+	return [SCR], None
+
+
+@hostile_tx('packet_1_byte_over_256k')
+def _(d):
+	g = d.gpa(d.txbuf_off)
+	d.tx.desc(SCR, g, 13, DESC_F_NEXT, SCR + 1)
+	for k in range(16):
+		d.tx.desc(SCR + 1 + k, g, 16384, DESC_F_NEXT if k < 15 else 0,
+				SCR + 2 + k)
+	return [SCR], None
+
+
+@hostile_tx('chain_108_descs', 'ok')
+def _(d):
+	g, f = frame_at(d, SCR)
+	for k in range(108):
+		d.tx.desc(SCR + k, g + k, 1, DESC_F_NEXT if k < 107 else 0,
+				SCR + k + 1)
+	return [SCR], f
+
+
+@hostile_tx('zero_len_in_the_middle', 'any')
+def _(d):
+	g, f = frame_at(d, SCR)
+	d.tx.desc(SCR, g, 12, DESC_F_NEXT, SCR + 1)
+	d.tx.desc(SCR + 1, g, 0, DESC_F_NEXT, SCR + 2)
+	d.tx.desc(SCR + 2, g + 12, 96, 0)
+	return [SCR], f
+
+
+def indirect_table(d, i, entries):
+	"""Write an indirect table into scratch buffer i + 1; (gpa, len)."""
+	off = d.txbuf(i + 1)
+	for k, (a, ln, fl, nx) in enumerate(entries):
+		d.m.write(off + 16 * k, vhu.DESC.pack(a & 0xffffffffffffffff, ln,
+				fl, nx))
+	return d.gpa(off), 16 * len(entries)
+
+
+@hostile_tx('indirect_valid', 'ok')
+def _(d):
+	g, f = frame_at(d, SCR)
+	t, tl = indirect_table(d, SCR, [(g, 12, DESC_F_NEXT, 1),
+			(g + 12, 96, 0, 0)])
+	d.tx.desc(SCR, t, tl, DESC_F_INDIRECT)
+	return [SCR], f
+
+
+@hostile_tx('indirect_bad_len')
+def _(d):
+	g, _f = frame_at(d, SCR)
+	t, _tl = indirect_table(d, SCR, [(g, 108, 0, 0)])
+	d.tx.desc(SCR, t, 17, DESC_F_INDIRECT)
+	d.tx.desc(SCR + 1, t, 0, DESC_F_INDIRECT)
+	d.tx.desc(SCR + 2, t, 8, DESC_F_INDIRECT)
+	return [SCR, SCR + 1, SCR + 2], None
+
+
+@hostile_tx('indirect_nested')
+def _(d):
+	g, _f = frame_at(d, SCR)
+	t2, tl2 = indirect_table(d, SCR + 2, [(g, 108, 0, 0)])
+	t, tl = indirect_table(d, SCR, [(t2, tl2, DESC_F_INDIRECT, 0)])
+	d.tx.desc(SCR, t, tl, DESC_F_INDIRECT)
+	return [SCR], None
+
+
+@hostile_tx('indirect_with_next')
+def _(d):
+	g, _f = frame_at(d, SCR)
+	t, tl = indirect_table(d, SCR, [(g, 108, 0, 0)])
+	d.tx.desc(SCR, t, tl, DESC_F_INDIRECT | DESC_F_NEXT, SCR + 3)
+	d.tx.desc(SCR + 3, g, 108, 0)
+	return [SCR], None
+
+
+@hostile_tx('indirect_outside_memory')
+def _(d):
+	d.tx.desc(SCR, 0x10, 32, DESC_F_INDIRECT)
+	d.tx.desc(SCR + 1, 0xfffffffffffffff0, 32, DESC_F_INDIRECT)
+	d.tx.desc(SCR + 2, GPA0 + (5 << 20) - 16, 32, DESC_F_INDIRECT)
+	return [SCR, SCR + 1, SCR + 2], None
+
+
+@hostile_tx('indirect_loop')
+def _(d):
+	g, _f = frame_at(d, SCR)
+	t, tl = indirect_table(d, SCR, [(g, 12, DESC_F_NEXT, 1),
+			(g + 12, 4, DESC_F_NEXT, 0)])
+	d.tx.desc(SCR, t, tl, DESC_F_INDIRECT)
+	return [SCR], None
+
+
+@hostile_tx('indirect_next_out_of_table')
+def _(d):
+	g, _f = frame_at(d, SCR)
+	t, tl = indirect_table(d, SCR, [(g, 12, DESC_F_NEXT, 7),
+			(g + 12, 96, 0, 0)])
+	d.tx.desc(SCR, t, tl, DESC_F_INDIRECT)
+	return [SCR], None
+
+
+@hostile_tx('indirect_write_entry')
+def _(d):
+	g, _f = frame_at(d, SCR)
+	t, tl = indirect_table(d, SCR, [(g, 108, DESC_F_WRITE, 0)])
+	d.tx.desc(SCR, t, tl, DESC_F_INDIRECT)
+	return [SCR], None
+
+
+@hostile_tx('indirect_huge_table', 'any')
+def _(d):
+	g, _f = frame_at(d, SCR)
+	t, _tl = indirect_table(d, SCR, [(g, 12, DESC_F_NEXT, 1),
+			(g + 12, 96, DESC_F_NEXT, 2)] + [(g, 1, DESC_F_NEXT, k + 3)
+			for k in range(6)])
+	d.tx.desc(SCR, t, 0xfffffff0, DESC_F_INDIRECT)
+	return [SCR], None
+
+
+@hostile_tx('indirect_after_chain', 'any')
+def _(d):
+	g, f = frame_at(d, SCR)
+	t, tl = indirect_table(d, SCR, [(g + 12, 96, 0, 0)])
+	d.tx.desc(SCR, g, 12, DESC_F_NEXT, SCR + 3)
+	d.tx.desc(SCR + 3, t, tl, DESC_F_INDIRECT)
+	return [SCR], f
+
+
+def straddle(d, data, gpa):
+	"""Write data at gpa, which may run from region 0 into region 1."""
+	o = gpa - d.m.gpa
+	n0 = max(0, min(len(data), d.m.size - o))
+	if n0:
+		d.m.write(o, data[:n0])
+	if n0 < len(data):
+		d.m1.write(o + n0 - d.m.size, data[n0:])
+
+
+@hostile_tx('buffer_across_regions', 'ok')
+def _(d):
+	f = make_frame(b'straddle', 1, 200)
+	g = GPA0 + (4 << 20) - 50
+	straddle(d, bytes(12) + f, g)
+	d.tx.desc(SCR, g, 12 + len(f), 0)
+	return [SCR], f
+
+
+@hostile_tx('indirect_table_across_regions', 'ok')
+def _(d):
+	g, f = frame_at(d, SCR)
+	t = GPA0 + (4 << 20) - 16
+	straddle(d, vhu.DESC.pack(g, 12, DESC_F_NEXT, 1) +
+			vhu.DESC.pack(g + 12, 96, 0, 0), t)
+	d.tx.desc(SCR, t, 32, DESC_F_INDIRECT)
+	return [SCR], f
+
+
+@hostile_tx('indirect_entry_across_regions')
+def _(d):
+	g, _f = frame_at(d, SCR)
+	t = GPA0 + (4 << 20) - 8
+	straddle(d, vhu.DESC.pack(g, 108, 0, 0), t)
+	d.tx.desc(SCR, t, 16, DESC_F_INDIRECT)
+	return [SCR], None
+
+
+@attack('ring')
+def a_tx_avail_idx_jumps(S):
+	"""TX avail idx far ahead, or behind: the ring is ignored (nothing
+	consumed) until the index is sane again."""
+	d = S.ring_dev()
+	for jump in (257, 1000, 0x8000, 0xffff):
+		u = d.tx.used_idx()
+		d.tx.set_avail_idx(d.tx.avail_idx + jump)
+		time.sleep(0.1)
+		if d.tx.used_idx() != u:
+			raise Fail('avail idx +%d: %d entries consumed' %
+					(jump, (d.tx.used_idx() - u) & 0xffff))
+		d.tx.set_avail_idx(d.tx.avail_idx)
+		r = d.loopback(2)
+		if r:
+			raise Fail('after avail idx +%d was undone: %s' % (jump, r))
+
+
+@attack('ring')
+def a_rx_avail_idx_jumps(S):
+	"""RX avail idx far ahead: nothing written into the ring; fine
+	again once the index is sane."""
+	d = S.ring_dev()
+	for jump in (300, 0x8000):
+		u = d.rx.used_idx()
+		d.rx.set_avail_idx(d.rx.avail_idx + jump)
+		d.send_frame(make_frame(b'jumpjump', 0, 80))
+		time.sleep(0.1)
+		if d.rx.used_idx() != u:
+			raise Fail('RX avail idx +%d: %d entries used' %
+					(jump, (d.rx.used_idx() - u) & 0xffff))
+		d.rx.set_avail_idx(d.rx.avail_idx)
+		r = d.loopback(2)
+		if r:
+			raise Fail('after RX avail idx +%d was undone: %s' %
+					(jump, r))
+
+
+@attack('ring')
+def a_tx_descriptors_rewritten_concurrently(S):
+	"""A thread rewrites 64 posted descriptors with random good and bad
+	values while the back-end walks them (read-once / TOCTOU)."""
+	d = S.ring_dev()
+	ids = list(range(SCR, SCR + 64))
+	g, _f = frame_at(d, SCR)
+	stop = []
+	rnd = random.Random(1234)
+	addrs = (g, g + 12, 0, 0xfffffffffffffff0, GPA0 + (4 << 20) - 8)
+	lens = (0, 12, 60, 108, 1500, 0xffffffff, 300000)
+	flags = (0, DESC_F_NEXT, DESC_F_WRITE, DESC_F_INDIRECT,
+			DESC_F_NEXT | DESC_F_INDIRECT)
+
+	def flipper():
+		while not stop:
+			for i in ids:
+				d.tx.desc(i, rnd.choice(addrs), rnd.choice(lens),
+					rnd.choice(flags), rnd.choice((i, i + 1, 0, 300)))
+
+	th = threading.Thread(target=flipper, daemon=True)
+	th.start()
+	posted = returned = 0
+	t0 = time.monotonic()
+	d.tx.push(*ids)
+	posted += len(ids)
+	try:
+		while time.monotonic() - t0 < 1.0:
+			d.reclaim_tx()
+			back = d.tx_scratch_used
+			d.tx_scratch_used = []
+			returned += len(back)
+			if back:
+				d.tx.push(*back)
+				posted += len(back)
+			d.poll_rx()
+			time.sleep(0.001)
+	finally:
+		stop.append(1)
+		th.join()
+	deadline = time.monotonic() + 2
+	while returned < posted and time.monotonic() < deadline:
+		d.reclaim_tx()
+		returned += len(d.tx_scratch_used)
+		d.tx_scratch_used = []
+		time.sleep(0.005)
+	if returned != posted:
+		raise Fail('%d chains posted, %d handed back' % (posted, returned))
+	if posted < 200:
+		raise Fail('only %d chains processed in 1 s' % posted)
+	for i in ids:
+		d.tx.desc(i, g, 108, 0)
+	time.sleep(0.2)
+	d.reclaim_tx()
+	d.poll_rx()
+	r = d.loopback(4)
+	if r:
+		raise Fail('after %d rewritten chains: %s' % (posted, r))
+	print('    (%d chains posted while being rewritten)' % posted)
+
+
+def rx_case(S, build, expect='bad', size=96):
+	"""Post hostile RX chains before any good buffer, then make testpmd
+	send us a frame: the bad chains must come back with len 0 (counted
+	in tx_q0_bad_desc) and the frame land in the good buffers."""
+	d = S.ring_dev(rx_prepost=False)
+	before = S.tp.xstat(S.port_a, 'tx_q0_bad_desc')
+	heads = build(d)
+	d.rx.push(*heads)
+	d.post_rx(range(d.nbuf))
+	if expect == 'any':
+		# The frame may well land in the odd chain: prime with one.
+		d.send_frame(make_frame(b'priming!', 0, size))
+		time.sleep(0.2)
+		d.poll_rx()
+	r = d.loopback(2, size=size)
+	if r:
+		raise Fail('with hostile RX chains in front: ' + r)
+	after = S.tp.xstat(S.port_a, 'tx_q0_bad_desc')
+	got = dict(d.rx_scratch_used)
+	if expect == 'bad':
+		missing = [h for h in heads if h not in got]
+		if missing:
+			raise Fail('bad RX chains %s not handed back' % missing)
+		nz = [(h, ln) for h, ln in d.rx_scratch_used if ln != 0]
+		if nz:
+			raise Fail('bad RX chains handed back with data: %s' % nz)
+		if after - before != len(heads):
+			raise Fail('tx_q0_bad_desc +%d, expected +%d' %
+					(after - before, len(heads)))
+	r = d.loopback(4)
+	if r:
+		raise Fail('afterwards: ' + r)
+
+
+def hostile_rx(name, expect='bad', size=96):
+	def deco(build):
+		add('rx_' + name, lambda S: rx_case(S, build, expect, size), 'ring')
+		return build
+	return deco
+
+
+def scratch_rx(d, i):
+	return d.gpa(d.rxbuf(i))
+
+
+@hostile_rx('read_only_buffer')
+def _(d):
+	d.rx.desc(SCR, scratch_rx(d, SCR), BUF, 0)
+	d.rx.desc(SCR + 1, scratch_rx(d, SCR + 1), 12, DESC_F_WRITE | DESC_F_NEXT,
+			SCR + 2)
+	d.rx.desc(SCR + 2, scratch_rx(d, SCR + 2), BUF, 0)
+	return [SCR, SCR + 1]
+
+
+@hostile_rx('outside_memory')
+def _(d):
+	d.rx.desc(SCR, 0x2000, BUF, DESC_F_WRITE)
+	d.rx.desc(SCR + 1, 0xfffffffffffff000, 0x2000, DESC_F_WRITE)
+	d.rx.desc(SCR + 2, GPA0 + (5 << 20) - 20, BUF, DESC_F_WRITE)
+	return [SCR, SCR + 1, SCR + 2]
+
+
+@hostile_rx('desc_loop', size=1400)
+def _(d):
+	d.rx.desc(SCR, scratch_rx(d, SCR), 1, DESC_F_WRITE | DESC_F_NEXT, SCR + 1)
+	d.rx.desc(SCR + 1, scratch_rx(d, SCR), 1, DESC_F_WRITE | DESC_F_NEXT, SCR)
+	return [SCR]
+
+
+@hostile_rx('next_out_of_range')
+def _(d):
+	d.rx.desc(SCR, scratch_rx(d, SCR), 16, DESC_F_WRITE | DESC_F_NEXT, 4000)
+	return [SCR]
+
+
+@hostile_rx('head_out_of_range')
+def _(d):
+	return [256, 0xffff]
+
+
+@hostile_rx('too_small_for_header')
+def _(d):
+	d.rx.desc(SCR, scratch_rx(d, SCR), 0, DESC_F_WRITE)
+	d.rx.desc(SCR + 1, scratch_rx(d, SCR + 1), 4, DESC_F_WRITE)
+	d.rx.desc(SCR + 2, scratch_rx(d, SCR + 2), 11, DESC_F_WRITE)
+	return [SCR, SCR + 1, SCR + 2]
+
+
+@hostile_rx('indirect_bad')
+def _(d):
+	t = d.gpa(d.rxbuf(SCR + 10))
+	d.m.write(d.rxbuf(SCR + 10), vhu.DESC.pack(t, 16, DESC_F_WRITE |
+			DESC_F_INDIRECT, 0))
+	d.rx.desc(SCR, t, 16, DESC_F_INDIRECT)		# nested
+	d.rx.desc(SCR + 1, t, 20, DESC_F_INDIRECT)	# bad length
+	d.rx.desc(SCR + 2, 0x30, 16, DESC_F_INDIRECT)	# outside
+	return [SCR, SCR + 1, SCR + 2]
+
+
+@hostile_rx('len_0xffffffff', 'any')
+def _(d):
+	d.rx.desc(SCR, scratch_rx(d, SCR), 0xffffffff, DESC_F_WRITE)
+	return [SCR]
+
+
+@attack('ring')
+def a_jumbo_64k_frames(S):
+	"""64 KiB frames both ways: 33 chained TX buffers each, 33 merged
+	RX buffers each; they must come back intact."""
+	d = S.ring_dev()
+	r = d.loopback(3, size=65000, timeout=3)
+	if r:
+		raise Fail('64 KiB frames: ' + r)
+
+
+@attack('ring')
+def a_rx_mergeable_tiny_buffers(S):
+	"""MRG_RXBUF with 16-byte buffers: a frame spread over 13 of them
+	must arrive whole, with the right num_buffers."""
+	d = S.ring_dev(rx_prepost=False)
+	for i in range(d.nbuf):
+		d.rx.desc(i, d.gpa(d.rxbuf(i)), 16, DESC_F_WRITE)
+	d.rx.push(*range(d.nbuf))
+	f = make_frame(b'mergeabl', 7, 196)
+	d.send_frame(f)
+	deadline = time.monotonic() + 2
+	got = []
+	while not got and time.monotonic() < deadline:
+		got = d.poll_rx()
+		time.sleep(0.005)
+	if got != [f]:
+		raise Fail('frame over tiny buffers arrived as %s' %
+				[len(x) for x in got])
+	r = d.loopback(4)
+	if r:
+		raise Fail('afterwards: ' + r)
+
+
+# ---- running devices reconfigured under traffic
+
+@attack('ring')
+def a_running_get_vring_base_restart(S):
+	"""GET_VRING_BASE on a running TX ring stops it (link down); a new
+	KICK + ENABLE restarts it where it stopped."""
+	d = S.ring_dev()
+	c = d.conn
+	c.send(vhu.GET_VRING_BASE, state(1, 0))
+	p = c.reply(vhu.GET_VRING_BASE)
+	idx, num = struct.unpack('<II', p)
+	if idx != 1 or num != d.tx.avail_idx:
+		raise Fail('GET_VRING_BASE answered (%d, %d), expected (1, %d)' %
+				(idx, num, d.tx.avail_idx))
+	S.wait_link(S.port_a, 'down')
+	expect_ack(c, vhu.SET_VRING_BASE, state(1, num))
+	expect_ack(c, vhu.SET_VRING_KICK, u64(1), [S.eventfd()])
+	expect_ack(c, vhu.SET_VRING_ENABLE, state(1, 1))
+	S.wait_link(S.port_a, 'up')
+	r = d.loopback(4)
+	if r:
+		raise Fail('after the restart: ' + r)
+
+
+@attack('ring')
+def a_running_memtable_swaps(S):
+	"""30 SET_MEM_TABLE (same memory) while frames flow."""
+	d = S.ring_dev()
+	for k in range(30):
+		expect_ack(d.conn, vhu.SET_MEM_TABLE, mem_table([m.region() for m in
+				d.mems]), [m.fd for m in d.mems])
+		if k % 5 == 0:
+			r = d.loopback(2)
+			if r:
+				raise Fail('after %d swaps: %s' % (k + 1, r))
+	if S.tp.nmaps() > S.base.maps + 2 + 3:
+		raise Fail('after 30 swaps: %d mappings (baseline %d)' %
+				(S.tp.nmaps(), S.base.maps))
+
+
+@attack('ring')
+def a_running_vring_addr_bad_then_good(S):
+	"""A bad SET_VRING_ADDR on a running ring: refused, device stops;
+	the right address brings it back."""
+	d = S.ring_dev()
+	expect_nack(d.conn, vhu.SET_VRING_ADDR, d.tx.addr_payload(
+			desc=UVA0 + (64 << 20)), what='SET_VRING_ADDR outside')
+	S.wait_link(S.port_a, 'down')
+	expect_ack(d.conn, vhu.SET_VRING_ADDR, d.tx.addr_payload())
+	S.wait_link(S.port_a, 'up')
+	r = d.loopback(4)
+	if r:
+		raise Fail('after the address was restored: ' + r)
+
+
+@attack('ring')
+def a_running_rings_overlap(S):
+	"""desc, avail and used rings at one address while running."""
+	d = S.ring_dev()
+	a = d.tx.uva(d.tx.desc_off)
+	expect_any_ack(d.conn, vhu.SET_VRING_ADDR, d.tx.addr_payload(
+			desc=a, avail=a, used=a))
+	for k in range(20):
+		# The back-end's "avail idx" now lives in the descriptor area.
+		d.m.w16(d.tx.desc_off + 2, k * 7)
+		time.sleep(0.01)
+	alive(d.conn, 'after overlapping rings:')
+
+
+@attack('ring')
+def a_running_used_idx_scribbled(S):
+	"""The front-end scribbles used->idx, then re-sends the ring address
+	(the back-end resumes from the used index it finds)."""
+	d = S.ring_dev()
+	d.m.w16(d.tx.used_off + 2, 0x8000)
+	expect_any_ack(d.conn, vhu.SET_VRING_ADDR, d.tx.addr_payload())
+	d.tx.push(SCR)
+	time.sleep(0.1)
+	alive(d.conn, 'after the scribble:')
+
+
+@attack('ring')
+def a_running_enable_toggle(S):
+	"""SET_VRING_ENABLE 0 stops the TX ring being polled; 1 resumes."""
+	d = S.ring_dev()
+	expect_ack(d.conn, vhu.SET_VRING_ENABLE, state(1, 0))
+	f = make_frame(b'disabled', 3, 90)
+	d.send_frame(f)
+	time.sleep(0.2)
+	if d.tx.used_idx() != d.tx.last_used:
+		raise Fail('disabled TX ring was consumed')
+	expect_ack(d.conn, vhu.SET_VRING_ENABLE, state(1, 1))
+	deadline = time.monotonic() + 2
+	got = []
+	while f not in got and time.monotonic() < deadline:
+		got += d.poll_rx()
+		time.sleep(0.005)
+	if f not in got:
+		raise Fail('frame posted while disabled did not come back')
+
+
+@attack('ring')
+def a_running_features_and_reset(S):
+	"""SET_FEATURES with other bits while running, then RESET_OWNER."""
+	d = S.ring_dev()
+	expect_any_ack(d.conn, vhu.SET_FEATURES, u64(bit(vhu.F_VERSION_1) |
+			bit(vhu.F_PROTOCOL_FEATURES)))
+	d.send_frame(make_frame(b'features', 0, 70))
+	time.sleep(0.05)
+	expect_any_ack(d.conn, vhu.RESET_OWNER)
+	S.wait_link(S.port_a, 'down')
+	try:
+		d.conn.get_u64(vhu.GET_FEATURES)
+	except (Closed, Timeout, ProtocolError) as e:
+		raise Fail('after RESET_OWNER: %s' % e)
+
+
+@attack('ring')
+def a_running_fd_swaps_under_traffic(S):
+	"""200 CALL and KICK fd replacements while frames flow (a poll
+	thread writes the call fd every burst: the old one may only be
+	closed once no poll thread can still use it)."""
+	d = S.dev(features=bit(vhu.F_VERSION_1) | bit(vhu.F_PROTOCOL_FEATURES),
+			protocol=REPLY_ACK).setup()
+	tag = os.urandom(8)
+	sent = 0
+	for k in range(200):
+		req = vhu.SET_VRING_CALL if k % 2 == 0 else vhu.SET_VRING_KICK
+		fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+		try:
+			expect_ack(d.conn, req, u64(k % 4 // 2), [fd])
+		finally:
+			os.close(fd)
+		try:
+			d.send_frame(make_frame(tag, k, 80))
+			sent += 1
+		except Timeout:
+			pass
+		d.poll_rx()
+	time.sleep(0.05)
+	d.poll_rx()
+	r = d.loopback(8)
+	if r:
+		raise Fail('after 200 fd swaps under traffic: ' + r)
+	if S.tp.nfds() > S.base.fds + 1 + 4 + 1:
+		raise Fail('after 200 fd swaps: %d fds (baseline %d)' %
+				(S.tp.nfds(), S.base.fds))
+
+
+@attack('ring')
+def a_running_vring_num_change(S):
+	"""SET_VRING_NUM 128, then 64, on rings laid out for 256 while
+	running; then back to 256 (with the base where it was)."""
+	d = S.ring_dev()
+	for n in (128, 64, 32768):
+		expect_any_ack(d.conn, vhu.SET_VRING_NUM, state(1, n))
+		expect_any_ack(d.conn, vhu.SET_VRING_NUM, state(0, n))
+		d.send_frame(make_frame(b'ringsize', n, 80))
+		time.sleep(0.05)
+		d.poll_rx()
+	alive(d.conn, 'after the size changes:')
+
+
+@attack('ring')
+def a_running_memory_swapped(S):
+	"""While running, SET_MEM_TABLE with fresh (zeroed) memfds at the
+	same addresses: rings and buffers change under the back-end."""
+	d = S.ring_dev()
+	fresh = [S.memfd(m.size) for m in d.mems]
+	expect_ack(d.conn, vhu.SET_MEM_TABLE, mem_table([m.region() for m in
+			d.mems]), fresh)
+	d.send_frame(make_frame(b'swapped!', 0, 80))
+	time.sleep(0.1)
+	alive(d.conn, 'after the swap:')
+
+
+@attack('ring')
+def a_running_call_eventfd_saturated(S):
+	"""A call eventfd at its maximum count: notifications must not
+	block the poll thread."""
+	d = S.dev(features=bit(vhu.F_VERSION_1) | bit(vhu.F_PROTOCOL_FEATURES),
+			protocol=REPLY_ACK).setup()
+	for efd in d.eventfds:
+		try:
+			os.eventfd_write(efd, 0xfffffffffffffffe)
+		except BlockingIOError:
+			pass
+	r = d.loopback(32)
+	if r:
+		raise Fail('with saturated call fds: ' + r)
+
+
+@attack('ring')
+def a_running_dirty_log_hostile(S):
+	"""Dirty logging with an 8-byte bitmap (covers 256 KiB of a 5 MiB
+	guest) and a used-ring log address near 2^64."""
+	d = S.ring_dev(protocol=LOGP)
+	fd = S.memfd(4096)
+	d.conn.send(vhu.SET_LOG_BASE, vhu.LOG.pack(8, 0), [fd])
+	d.conn.reply(vhu.SET_LOG_BASE)
+	expect_ack(d.conn, vhu.SET_VRING_ADDR, d.rx.addr_payload(flags=1,
+			log=0xfffffffffffff000))
+	expect_ack(d.conn, vhu.SET_VRING_ADDR, d.tx.addr_payload(flags=1,
+			log=0xffffffffffffffff))
+	expect_ack(d.conn, vhu.SET_FEATURES, u64(d.features |
+			bit(vhu.F_LOG_ALL)))
+	r = d.loopback(16, size=1400)
+	if r:
+		raise Fail('with dirty logging: ' + r)
+
+
+# ======================================================================
+# Known bug: memory truncated under the back-end (needs a SIGBUS guard)
+# ======================================================================
+
+@attack('sigbus', xfail='no SIGBUS guard: a front-end that shrinks its '
+		'memfd under the mapping kills the back-end process')
+def a_memfd_shrunk_while_running(S):
+	"""ftruncate(memfd, 0) after SET_MEM_TABLE while the device runs and
+	testpmd polls it. The back-end must survive (drop the device)."""
+	d = S.dev(features=bit(vhu.F_VERSION_1) | bit(vhu.F_PROTOCOL_FEATURES),
+			protocol=REPLY_ACK).setup()
+	r = d.loopback(4)
+	if r:
+		raise Fail('precondition: ' + r)
+	d.m.dead = True		# our own mapping would fault too
+	os.ftruncate(d.m.fd, 0)
+	deadline = time.monotonic() + 2
+	while time.monotonic() < deadline and S.tp.alive():
+		time.sleep(0.05)
+	if not S.tp.alive():
+		tail = S.tp.log_tail(600).strip().splitlines()[-3:]
+		raise XFail('testpmd died within %.1f s of the truncation (%s); '
+				'log ends: %s' % (2 - (deadline - time.monotonic()),
+				S.tp.exit_info(), ' | '.join(tail)))
+
+
+# ======================================================================
+# Runner
+# ======================================================================
+
+def log_excerpt(tp, mark, n=12):
+	try:
+		lines = [ln for ln in tp.log_since(mark).splitlines()
+			if re.search(r'IOVHOST|iovhost|EAL|PANIC|[Ee]rror|'
+				r'[Ss]ignal|fault|Port \d+:', ln)]
+	except OSError:
+		return []
+	return lines[-n:]
+
+
+class Runner:
+	def __init__(self, S, verbose):
+		self.S = S
+		self.verbose = verbose
+		self.counts = {'ok': 0, 'FAIL': 0, 'XFAIL': 0, 'XPASS': 0}
+		self.failed = []
+
+	def health(self):
+		S = self.S
+		if not S.tp.alive():
+			return 'testpmd died (%s)' % S.tp.exit_info()
+		r = S.bdev.loopback(8)
+		if r:
+			return 'port B: ' + r
+		try:
+			S.bdev.conn.get_u64(vhu.GET_FEATURES)
+		except (Closed, Timeout, ProtocolError) as e:
+			return 'port B control connection: %s' % e
+		r = S.base.settle()
+		if r:
+			# Count each leak once: the next attack starts afresh.
+			S.base = Baseline(S.tp)
+			return r
+		return None
+
+	def report(self, name, status, why, secs, mark):
+		self.counts[status] += 1
+		if status == 'ok':
+			print('ok %s (%.2fs)' % (name, secs))
+		elif status == 'XPASS':
+			print('XPASS %s (%.2fs): known bug did not show: %s' %
+					(name, secs, why))
+		else:
+			print('%s %s: %s' % (status, name, why))
+		if status == 'FAIL' or (status == 'XFAIL' and self.verbose):
+			self.failed.append(name)
+			for ln in log_excerpt(self.S.tp, mark):
+				print('    | ' + ln[:200])
+		sys.stdout.flush()
+
+	def run(self, a):
+		S = self.S
+		mark = S.tp.log_size()
+		t0 = time.monotonic()
+		status, why = 'ok', ''
+		try:
+			a.fn(S)
+		except Fail as e:
+			status, why = 'FAIL', str(e)
+		except XFail as e:
+			status, why = 'XFAIL', str(e)
+		except (Closed, Timeout, ProtocolError, OSError,
+				TimeoutError, ValueError) as e:
+			status, why = 'FAIL', '%s: %s' % (type(e).__name__, e)
+		except TestpmdGone as e:
+			status, why = 'FAIL', str(e)
+		finally:
+			S.cleanup()
+		if status == 'XFAIL' and not S.tp.alive():
+			self.report(a.name, status, why, time.monotonic() - t0, mark)
+			return False
+		try:
+			h = self.health()
+		except (TestpmdGone, TimeoutError, ValueError, OSError) as e:
+			h = str(e)
+		if h:
+			why = (why + '; ' if why else '') + 'then: ' + h
+			status = 'FAIL'
+		elif status == 'ok' and a.xfail:
+			status, why = 'XPASS', a.xfail
+		self.report(a.name, status, why, time.monotonic() - t0, mark)
+		return S.tp.alive()
+
+	def run_slow(self, paths):
+		"""The time-out attacks, side by side on their own ports."""
+		S = self.S
+		mark = S.tp.log_size()
+		t0 = time.monotonic()
+		results = {}
+
+		def one(fn, path):
+			try:
+				el = fn(S, path)
+				results[fn.__name__] = ('ok', 'hung up after %.1f s' %
+						el)
+			except Fail as e:
+				results[fn.__name__] = ('FAIL', str(e))
+			except Exception as e:  # noqa: BLE001
+				results[fn.__name__] = ('FAIL', '%s: %s' %
+						(type(e).__name__, e))
+
+		ths = [threading.Thread(target=one, args=(fn, p), daemon=True)
+			for fn, p in zip(SLOW, paths)]
+		for t in ths:
+			t.start()
+		for t in ths:
+			t.join(20)
+		S.cleanup()
+		h = None
+		try:
+			h = self.health()
+		except (TestpmdGone, TimeoutError, ValueError, OSError) as e:
+			h = str(e)
+		secs = time.monotonic() - t0
+		for fn in SLOW[:len(paths)]:
+			st, why = results.get(fn.__name__, ('FAIL', 'did not finish'))
+			if h:
+				st, why = 'FAIL', why + '; then: ' + h
+			if st == 'ok':
+				self.counts['ok'] += 1
+				print('ok %s (%s; %.1fs for the slow group)' %
+						(fn.__name__, why, secs))
+			else:
+				self.report(fn.__name__, st, why, secs, mark)
+		sys.stdout.flush()
+		return S.tp.alive()
+
+
+def main():
+	ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+	ap.add_argument('--sock-a')
+	ap.add_argument('--sock-b')
+	ap.add_argument('--slow-socks', default='')
+	ap.add_argument('--port-a', type=int, default=0)
+	ap.add_argument('--tp-pid', type=int)
+	ap.add_argument('--tp-fifo')
+	ap.add_argument('--tp-log')
+	ap.add_argument('--groups', default='slow,proto,flood,fuzz,ring',
+			help='comma-separated: slow, proto, flood, fuzz, ring, wedge, sigbus')
+	ap.add_argument('--only', help='regex on attack names')
+	ap.add_argument('--list', action='store_true')
+	ap.add_argument('-v', '--verbose', action='store_true')
+	args = ap.parse_args()
+
+	groups = args.groups.split(',')
+	sel = [a for a in ATTACKS if a.group in groups and
+		(not args.only or re.search(args.only, a.name))]
+	if args.list:
+		for fn in SLOW:
+			print('slow   %s' % fn.__name__)
+		for a in ATTACKS:
+			print('%-6s %s%s' % (a.group, a.name, '  (XFAIL: %s)' %
+					a.xfail if a.xfail else ''))
+		return 0
+
+	tp = Testpmd(args.tp_pid, args.tp_fifo, args.tp_log)
+	S = Suite(args, tp)
+	# The well-behaved port B front-end: connected for the whole run.
+	S.bdev = NetDev(args.sock_b).setup()
+	r = S.bdev.loopback(8, timeout=5)
+	if r:
+		print('FAIL setup: port B does not loop back: %s' % r)
+		return 1
+	S.base = Baseline(tp)
+	print('baseline: %d fds, %d mappings, %d mbufs in use, %d heap '
+			'allocations; %d attacks selected' % (S.base.fds,
+			S.base.maps, S.base.mbufs, S.base.heap, len(sel) +
+			(len(SLOW) if 'slow' in groups and not args.only else 0)))
+	sys.stdout.flush()
+	R = Runner(S, args.verbose)
+	t0 = time.monotonic()
+	ok = True
+	slow_paths = [p for p in args.slow_socks.split(',') if p]
+	if 'slow' in groups and not args.only:
+		if len(slow_paths) < len(SLOW):
+			print('FAIL slow: %d slow attacks need as many ports, got '
+					'%d' % (len(SLOW), len(slow_paths)))
+			R.counts['FAIL'] += 1
+		else:
+			ok = R.run_slow(slow_paths)
+	for a in sel:
+		if not ok:
+			break
+		ok = R.run(a)
+	not_run = len(sel) - sum(R.counts.values()) + (len(SLOW) if 'slow' in
+			groups and not args.only else 0)
+	if not ok and not_run > 0 and R.counts['XFAIL'] == 0:
+		print('FAIL: testpmd is gone; %d attacks not run' % not_run)
+		R.counts['FAIL'] += 1
+	if S.tp.alive():
+		try:
+			S.bdev.close()
+		except OSError:
+			pass
+	c = R.counts
+	print('%d ok, %d failed, %d xfail, %d xpass (%.1f s)%s' % (
+		c['ok'], c['FAIL'], c['XFAIL'], c['XPASS'],
+		time.monotonic() - t0,
+		'; failed: ' + ' '.join(R.failed) if c['FAIL'] else ''))
+	return 1 if c['FAIL'] else 0
+
+
+if __name__ == '__main__':
+	sys.exit(main())
