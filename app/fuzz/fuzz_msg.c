@@ -9,9 +9,10 @@
  *
  * Input (all integers little-endian):
  *
- *   u8 config   bits 0-1: which device (they differ in queue pairs and
- *               MTU, hence in offered features); bit 2: the application
- *               refuses new_device
+ *   u8 config   bits 0-2: which device, modulo their number (they
+ *               differ in queue pairs, MTU and IOMMU support, hence in
+ *               offered features); bit 3: the application refuses
+ *               new_device
  *   then messages until the input ends (at most MAX_MSGS):
  *     u8 nfds            taken modulo VHU_MAX_FDS + 1
  *     u8 kind[nfds]      one per fd, see make_fd()
@@ -57,11 +58,16 @@
 static const struct {
 	uint16_t queue_pairs;
 	uint16_t mtu;
+	uint64_t flags;
+	uint32_t iotlb_entries;
 } dev_conf[] = {
-	{ 1, 0 },
-	{ 2, 1500 },
-	{ 4, 9000 },
-	{ IOVH_MAX_QUEUE_PAIRS, 1500 },
+	{ 1, 0, 0, 0 },
+	{ 2, 1500, 0, 0 },
+	{ 4, 9000, 0, 0 },
+	{ IOVH_MAX_QUEUE_PAIRS, 1500, 0, 0 },
+	/* A small IOTLB, so that eviction is reachable. */
+	{ 2, 1500, IOVH_F_IOMMU, 8 },
+	{ 1, 0, IOVH_F_IOMMU, 0 },
 };
 #define NDEV RTE_DIM(dev_conf)
 
@@ -157,9 +163,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (i = 0; i < NDEV; i++) {
 		struct iovh_dev_conf conf = {
 			.path = path,
+			.flags = dev_conf[i].flags,
 			.max_queue_pairs = dev_conf[i].queue_pairs,
 			.numa_node = SOCKET_ID_ANY,
 			.mtu = dev_conf[i].mtu,
+			.iotlb_entries = dev_conf[i].iotlb_entries,
 			.ops = &ops,
 		};
 
@@ -273,6 +281,8 @@ check_clean(const struct iovh_dev *dev, unsigned int slot)
 			"device still running after a reset");
 	FUZZ_CHECK(dev->features == 0 && dev->protocol_features == 0 &&
 			!dev->features_set, "features survive a reset");
+	FUZZ_CHECK(dev->iotlb.nmaps == 0, "%u IOTLB entries survive a reset",
+			dev->iotlb.nmaps);
 	for (i = 0; i < dev->max_queue_pairs * 2u; i++) {
 		const struct iovh_vq *vq = dev->vq[i];
 
@@ -328,9 +338,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Counted per input: libFuzzer itself opens some after start-up. */
 	fds_before = fuzz_count_fds();
 	cfg = fuzz_u8(&in);
-	slot = cfg & 3;
+	slot = (cfg & 7) % NDEV;
 	dev = devs[slot];
-	app_refuse = (cfg >> 2) & 1;
+	app_refuse = (cfg >> 3) & 1;
 	peers.n = 0;
 	peers.nmem = 0;
 	memset(&m, 0, sizeof(m));

@@ -14,7 +14,9 @@
  * are buffers and indirect tables, placed anywhere in guest-physical space
  * (adjacent ones test buffers that cross regions). The device and the
  * virtqueue are filled in by hand, as the control thread would after
- * SET_MEM_TABLE and SET_VRING_*.
+ * SET_MEM_TABLE and SET_VRING_*. With VIRTIO_F_IOMMU_PLATFORM, descriptor
+ * addresses are IOVAs translated through an IOTLB the input fills (the
+ * rings themselves stay where region 0 has them, as if translated).
  *
  * Input (integers little-endian):
  *
@@ -22,7 +24,7 @@
  *                4 log the used ring, 5 notify_off, 6 NOTIFY_ON_EMPTY,
  *                7 a call eventfd
  *   u8  cfg2     bit 0: dequeue into the tiny mempool (forces chained
- *                mbufs and running out of them)
+ *                mbufs and running out of them); bit 1: IOMMU (IOVAs)
  *   u8  ring     size = 1 << (ring % 11)
  *   u16 last_avail_idx, u16 last_used_idx (the device's, as after
  *                SET_VRING_BASE); the ring's own indexes are in memory
@@ -31,6 +33,10 @@
  *   u16 log_bytes  size of the dirty bitmap (at least 1)
  *   4 x { u64 gpa, u16 extra }   region 0: ring bytes + extra bytes;
  *                the others: extra + 1 bytes
+ *   4 x { u64 iova, u8 region, u16 offset, u8 pages, u8 perm }
+ *                IOTLB entries (IOMMU only): iova (4 KiB aligned down)
+ *                maps 1 + pages % 16 pages at that offset of that region,
+ *                if they fit in it; perm 1 + perm % 3 (RO, WO, RW)
  *   nops x { u8 op, a, b, c }    see run_op()
  *   rest         the initial content of the regions, in order (zeros
  *                where the input ends)
@@ -58,6 +64,7 @@
 #include "fuzz_common.h"
 
 #define MAX_REGIONS 4
+#define MAX_IOTLB 4
 #define MAX_OPS 16
 #define MAX_BURST 64
 #define MAX_RX_PKTS 32
@@ -71,6 +78,9 @@ static struct iovh_dev *dev;
 static struct iovh_vq *vq;
 static struct iovh_mem *mem;
 static int callfd = -1;
+/* Kept across inputs (the device is zeroed for each): emptied after each. */
+static struct iovh_iotlb iotlb;
+static int miss_efd = -1;
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -88,8 +98,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		RTE_ALIGN_CEIL(sizeof(*vq), RTE_CACHE_LINE_SIZE));
 	mem = calloc(1, sizeof(*mem));
 	callfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	miss_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (rx_pool == NULL || tx_pool == NULL || tiny_pool == NULL ||
-			dev == NULL || vq == NULL || mem == NULL || callfd < 0) {
+			dev == NULL || vq == NULL || mem == NULL || callfd < 0 ||
+			miss_efd < 0 || iovh_iotlb_init(&iotlb, 64) < 0) {
 		fprintf(stderr, "fuzz_split: set-up failed\n");
 		exit(1);
 	}
@@ -258,6 +270,7 @@ check_burst(uint16_t avail0, uint16_t used0)
  *      size and empty segments from c
  *   2  the driver posts: avail->idx += a
  *   3  the driver writes byte c at offset (a | b << 8) of region 0
+ *   4  IOTLB invalidate of c + 1 pages from IOVA (a | b << 8) << 12
  */
 static void
 run_op(const uint8_t op[4], struct rte_mempool *tx_mp, struct region *r0,
@@ -268,8 +281,12 @@ run_op(const uint8_t op[4], struct rte_mempool *tx_mp, struct region *r0,
 	uint16_t n, got, i;
 	uint32_t seg, len;
 	uint16_t *idx;
+	uint64_t iova;
 
-	switch (op[0] % 4) {
+	/* What the burst functions do first (api.c). */
+	if (vq->iommu)
+		iovh_vq_iotlb_sync(dev, vq);
+	switch (op[0] % 5) {
 	case 0:
 		n = op[1] % (MAX_BURST + 1);
 		got = iovh_split_dequeue(dev, vq, tx_mp, pkts, n);
@@ -311,7 +328,19 @@ run_op(const uint8_t op[4], struct rte_mempool *tx_mp, struct region *r0,
 		r0->buf[(op[1] | (op[2] << 8)) % r0->size] = op[3];
 		FUZZ_TRACE("poke");
 		break;
+	case 4:
+		iova = (uint64_t)(op[1] | (op[2] << 8)) << IOTLB_PAGE_SHIFT;
+		/* No poll thread runs now: reclaiming at once is safe. */
+		if (iovh_iotlb_remove(&dev->iotlb, iova, iova +
+				((uint64_t)(op[3] + 1) << IOTLB_PAGE_SHIFT) - 1) < 0)
+			iovh_iotlb_flush(&dev->iotlb);
+		iovh_iotlb_reclaim(&dev->iotlb);
+		FUZZ_TRACE("invalidate 0x%" PRIx64 ": %u entries left", iova,
+				dev->iotlb.nmaps);
+		break;
 	}
+	/* The control thread takes the misses reported. */
+	vq->miss_tail = vq->miss_head;
 	FUZZ_TRACE("  last_avail %u last_used %u: packets %" PRIu64
 		" bytes %" PRIu64 " dropped %" PRIu64 " bad %" PRIu64
 		" notifications %" PRIu64, vq->last_avail_idx,
@@ -325,6 +354,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = { data, size };
 	struct region reg[MAX_REGIONS];
+	struct {
+		uint64_t iova, len;
+		uint16_t off;
+		uint8_t region, perm;
+	} tlb[MAX_IOTLB];
 	uint8_t ops[MAX_OPS][4];
 	struct rte_mempool *tx_mp;
 	uint8_t cfg, cfg2, *log = NULL;
@@ -345,6 +379,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < MAX_REGIONS; i++) {
 		reg[i].gpa = fuzz_le(&in, 8);
 		extra[i] = fuzz_le(&in, 2);
+	}
+	for (i = 0; i < MAX_IOTLB; i++) {
+		tlb[i].iova = fuzz_le(&in, 8) & ~0xfffULL;
+		tlb[i].region = fuzz_u8(&in);
+		tlb[i].off = fuzz_le(&in, 2);
+		tlb[i].len = (1 + fuzz_u8(&in) % 16ULL) << IOTLB_PAGE_SHIFT;
+		tlb[i].perm = 1 + fuzz_u8(&in) % 3;
 	}
 	for (i = 0; i < nops; i++)
 		fuzz_bytes(&in, ops[i], 4);
@@ -378,6 +419,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(log, 0, log_bytes);
 
 	memset(dev, 0, sizeof(*dev));
+	dev->iotlb = iotlb;
+	dev->miss_efd = miss_efd;
 	dev->mem = mem;
 	dev->features = features;
 	dev->features_set = 1;
@@ -412,6 +455,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vq->enabled = 1;
 	vq->started = 1;
 	vq->addr_set = 1;
+	if (cfg2 & 2) {
+		features |= 1ULL << VIRTIO_F_IOMMU_PLATFORM;
+		dev->features = features;
+		vq->iommu = 1;
+		/* As the control thread leaves it: an empty cache. */
+		vq->c_gen = dev->iotlb.gen;
+		vq->c_iova = 1;
+		vq->c_last = 0;
+		for (i = 0; i < MAX_IOTLB; i++) {
+			const struct region *r = &reg[tlb[i].region % nreg];
+
+			/* The control path maps only inside a region. */
+			if (tlb[i].off + tlb[i].len > r->size)
+				continue;
+			iovh_iotlb_insert(&dev->iotlb, tlb[i].iova,
+				tlb[i].iova + tlb[i].len - 1,
+				(uint64_t)(uintptr_t)r->buf + tlb[i].off,
+				r->gpa + tlb[i].off, tlb[i].perm, NULL, 0);
+		}
+		iovh_iotlb_reclaim(&dev->iotlb);
+		FUZZ_TRACE("IOMMU: %u IOTLB entries", dev->iotlb.nmaps);
+	}
 
 	tx_mp = (cfg2 & 1) ? tiny_pool : tx_pool;
 	for (i = 0; i < nops; i++)
@@ -428,10 +493,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		uint64_t v;
 
-		/* Drained so the counter never saturates. */
+		/* Drained so the counters never saturate. */
 		if (read(callfd, &v, sizeof(v)) < 0)
 			v = 0;
+		if (read(miss_efd, &v, sizeof(v)) < 0)
+			v = 0;
 	}
+	/*
+	 * A fresh table rather than a flushed one: what an input allocates
+	 * is then freed by the same input, which spares libFuzzer a second
+	 * run and a leak scan of every IOMMU input.
+	 */
+	iovh_iotlb_fini(&dev->iotlb);
+	if (iovh_iotlb_init(&iotlb, 64) < 0)
+		abort();
 out:
 	free(log);
 	for (i = 0; i < nreg; i++)

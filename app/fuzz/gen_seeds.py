@@ -61,6 +61,7 @@ F_INDIRECT = 1 << 28
 F_EVENT_IDX = 1 << 29
 F_PROTOCOL = 1 << 30
 F_VERSION_1 = 1 << 32
+F_IOMMU = 1 << 33
 
 P_MQ, P_LOG_SHMFD, P_RARP, P_REPLY_ACK, P_NET_MTU, P_BACKEND_REQ = \
     (1 << b for b in range(6))
@@ -204,6 +205,23 @@ def msg_seeds():
         vring(255, FVA, size=32768) + vring(0, FVA + MIB) +
         vring(1, FVA + MIB + 0x40000) +
         ack(SET_VRING_ENABLE, state(255, 0)))
+    # IOMMU device: rings and buffers by IOVA, updates, misses, an
+    # invalidate that takes a ring away.
+    iova = 0x100000000
+    upd = lambda i, size, fva, perm: struct.pack(  # noqa: E731
+        "<QQQBB6x", i, size, fva, perm, 2)
+    inv = lambda i, size: struct.pack("<QQQBB6x", i, size, 0, 0, 3)  # noqa
+    s["iommu"] = bytes([4]) + (
+        negotiate(feat | F_MQ | F_IOMMU) +
+        ack(SET_BACKEND_REQ_FD, b"", [SOCKET]) +
+        ack(SET_MEM_TABLE, mem_table([region(0, 2 * MIB, FVA)]), [MEMFD_2M]) +
+        ack(IOTLB_MSG, upd(iova, 0x20000, FVA, 3)) +
+        ack(IOTLB_MSG, upd(iova + 0x100000, MIB, FVA + MIB, 1)) +
+        vring(0, iova) + vring(1, iova + 0x10000) +
+        ack(IOTLB_MSG, inv(iova + 0x10000, 0x1000)) +
+        ack(IOTLB_MSG, upd(iova + 0x10000, 0x10000, FVA + 0x10000, 3)) +
+        ack(IOTLB_MSG, inv(0, 1 << 63)) + ack(IOTLB_MSG, inv(1 << 63, 1 << 63)) +
+        msg(GET_VRING_BASE, state(0, 0)))
     # The socket layer's limit on payload size.
     s["oversized"] = bytes([1]) + (
         negotiate(feat) + msg(SET_OWNER, size=0x10000) + msg(GET_FEATURES))
@@ -219,7 +237,9 @@ VRING_DESC_F_INDIRECT = 4
 CFG_V1, CFG_MRG, CFG_EVENT_IDX, CFG_LOG, CFG_LOG_USED, CFG_NOTIFY_OFF, \
     CFG_NOTIFY_ON_EMPTY, CFG_CALLFD = (1 << b for b in range(8))
 
-OP_DEQ, OP_ENQ, OP_POST, OP_POKE = range(4)
+OP_DEQ, OP_ENQ, OP_POST, OP_POKE, OP_INVAL = range(5)
+CFG2_TINY_POOL, CFG2_IOMMU = 1, 2
+ACCESS_RO, ACCESS_WO, ACCESS_RW = 1, 2, 3
 
 
 def layout(n):
@@ -241,6 +261,11 @@ class Guest:
         self.mem = [bytearray(sz) for sz in sizes]
         self.buf0 = gpas[0] + ring_bytes    # first free byte of region 0
         self.avail_idx = 0
+        self.iotlb = []
+
+    def map(self, iova, region, off, pages, perm):
+        """An IOTLB entry: @pages 4 KiB pages at @off of @region."""
+        self.iotlb.append((iova, region, off, pages, perm))
 
     def write(self, gpa, data):
         for i, base in enumerate(self.gpa):
@@ -283,6 +308,13 @@ class Guest:
             gpa = self.gpa[i] if i < len(self.gpa) else 0
             extra = self.extra[i] if i < len(self.extra) else 0
             out += struct.pack("<QH", gpa, extra)
+        for i in range(4):
+            if i < len(self.iotlb):
+                iova, reg, off, pages, perm = self.iotlb[i]
+                out += struct.pack("<QBHBB", iova, reg, off, pages - 1,
+                                   perm - 1)
+            else:
+                out += struct.pack("<QBHBB", 0, 0, 0xffff, 0, 0)
         for op in ops:
             out += bytes(op)
         image = b"".join(bytes(m) for m in self.mem)
@@ -370,6 +402,27 @@ def split_seeds():
         [(OP_ENQ, 1, 5, 0), (OP_POST, 2, 0, 0), (OP_POKE, 0x28, 0, 0x06),
          (OP_ENQ, 2, 6, 2), (OP_DEQ, 4, 0, 0)],
         last_avail=0xfffe, last_used=0xfffe)
+
+    # IOMMU: descriptors hold IOVAs. Region 1 (64 KiB) is mapped twice,
+    # read-only and writable; a TX chain, an RX chain, a chain into an
+    # unmapped IOVA (a miss) and one that writes through a read-only
+    # mapping; then the writable mapping is invalidated.
+    g = Guest(8, [0x10000, 0x100000], [64, 0xffff])
+    ro, rw = 0x4000000, 0x8000000     # below 256 MiB: OP_INVAL reaches
+    g.map(ro, 1, 0, 16, ACCESS_RO)
+    g.map(rw, 1, 0, 16, ACCESS_RW)
+    g.desc(0, ro, 12 + 100)
+    g.desc(1, rw + 0x1000, 2048, W)
+    g.desc(2, 0x7000000000, 64)
+    g.desc(3, ro + 0x2000, 2048, W)
+    for h in (0, 2):
+        g.post(h)
+    s["iommu"] = g.input(
+        CFG_V1 | CFG_CALLFD,
+        [(OP_DEQ, 4, 0, 0), (OP_POKE, g.avail_off + 4, 0, 1),
+         (OP_POKE, g.avail_off + 6, 0, 3), (OP_ENQ, 2, 9, 0),
+         (OP_INVAL, rw >> 12 & 0xff, rw >> 20 & 0xff, 15), (OP_ENQ, 1, 3, 0)],
+        cfg2=CFG2_IOMMU)
     return s
 
 
