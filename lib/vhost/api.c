@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
 
 #include "vhost.h"
@@ -56,8 +57,8 @@ backlog_add(struct iovh_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 }
 
 /* Deliver what the backlog holds, in order; drop our references. */
-static void
-backlog_flush(struct iovh_dev *dev, struct iovh_vq *vq)
+void
+iovh_vq_backlog_flush(struct iovh_dev *dev, struct iovh_vq *vq)
 {
 	uint16_t k;
 
@@ -97,7 +98,7 @@ iovh_enqueue_burst(struct iovh_dev *dev, uint16_t vq_idx,
 	 * ethdev expects.
 	 */
 	if (unlikely(vq->backlog_n != 0))
-		backlog_flush(dev, vq);
+		iovh_vq_backlog_flush(dev, vq);
 	if (likely(vq->backlog_n == 0)) {
 		n = iovh_split_enqueue(dev, vq, pkts, count);
 		if (unlikely(vq->rx_missed && n < count))
@@ -107,6 +108,9 @@ iovh_enqueue_burst(struct iovh_dev *dev, uint16_t vq_idx,
 	}
 	if (n != 0)
 		vq->miss_since = 0;
+	if (unlikely(vq->backlog_n != 0))
+		__atomic_store_n(&vq->backlog_tsc, rte_get_tsc_cycles(),
+				__ATOMIC_RELAXED);
 	rte_rcu_qsbr_thread_offline(dev->qsbr, vq_idx);
 	return n;
 }

@@ -438,6 +438,9 @@ iovh_ctrl_request_miss(struct iovh_dev *dev, uint64_t iova, uint8_t perm)
 	dev->pending[i].perm = perm;
 	dev->pending[i].sent_ms = now;
 	rc = send_miss(dev, iova, perm);
+	/* Not sent (channel full or gone): try again at the next report. */
+	if (rc < 0)
+		dev->pending[i].sent_ms = 0;
 	IOVH_LOG_CONFIG(DEBUG, "(%s) IOTLB miss 0x%" PRIx64 " perm %u sent: %d",
 			dev->path, iova, perm, rc);
 }
@@ -557,6 +560,7 @@ ctrl_tick(void)
 			iovh_ctrl_disconnect(dev,
 				"message left incomplete for too long");
 		miss_tick(dev, now);
+		iovh_backlogs_complete(dev);
 		c = dev->conn;
 		if (c != NULL && c->tx_since != 0 &&
 				now - c->tx_since > IOVH_PEER_TIMEOUT_MS)

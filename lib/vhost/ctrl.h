@@ -62,7 +62,7 @@ int iovh_ctrl_watch_backend(struct iovh_dev *dev);
 void iovh_ctrl_close_backend(struct iovh_dev *dev);
 
 /** How long a miss may go unanswered before it is sent again. */
-#define IOVH_MISS_RESEND_MS 20
+#define IOVH_MISS_RESEND_MS 200
 /** After this long a miss is forgotten (QEMU never answers a bad one). */
 #define IOVH_MISS_GIVEUP_MS 2000
 

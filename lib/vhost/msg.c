@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 
+#include <rte_cycles.h>
+
 #include "ctrl.h"
 #include "socket.h"
 #include "vhost.h"
@@ -729,6 +731,45 @@ rings_retranslate(struct iovh_dev *dev, bool all)
 	iovh_dev_update_ready(dev);
 }
 
+/*
+ * Packets parked on a miss wait for their queue's next burst, and there
+ * may be none: testpmd, for one, transmits only what it just received.
+ * So the control thread completes them itself when an UPDATE arrives,
+ * with the queue paused (nothing else touches it then). A queue its
+ * thread enqueued on lately is left alone: pausing it would turn that
+ * thread's bursts away. Rare by construction: misses only.
+ */
+void
+iovh_backlogs_complete(struct iovh_dev *dev)
+{
+	uint64_t idle = rte_get_tsc_hz() / 1000, now = rte_get_tsc_cycles();
+	unsigned int q;
+	bool paused = false;
+
+	for (q = 0; q < dev->max_queue_pairs * 2u; q += 2) {
+		struct iovh_vq *vq = dev->vq[q];
+
+		if (__atomic_load_n(&vq->backlog_n, __ATOMIC_RELAXED) == 0 ||
+				!vq->ready || now - __atomic_load_n(
+				&vq->backlog_tsc, __ATOMIC_RELAXED) < idle)
+			continue;
+		__atomic_store_n(&vq->ready, 0, __ATOMIC_RELEASE);
+		paused = true;
+	}
+	if (!paused)
+		return;
+	iovh_dev_quiesce(dev);
+	for (q = 0; q < dev->max_queue_pairs * 2u; q += 2) {
+		struct iovh_vq *vq = dev->vq[q];
+
+		if (vq->backlog_n != 0 && vq->desc != NULL) {
+			iovh_vq_iotlb_sync(dev, vq);
+			iovh_vq_backlog_flush(dev, vq);
+		}
+	}
+	iovh_dev_update_ready(dev);
+}
+
 static enum h_result
 iotlb_update(struct msg_ctx *ctx, const struct vhu_iotlb *m)
 {
@@ -801,6 +842,7 @@ iotlb_update(struct msg_ctx *ctx, const struct vhu_iotlb *m)
 		rings_retranslate(dev, false);
 	}
 	iovh_ctrl_misses_answered(dev, m->iova, m->iova + (m->size - 1));
+	iovh_backlogs_complete(dev);
 	return left == 0 ? H_OK : H_ERR;
 }
 

@@ -190,6 +190,7 @@ struct iovh_vq {
 	uint16_t backlog_n;	/**< Packets held for a miss (enqueue). */
 	uint64_t miss_since;	/**< TSC of the first miss still blocking. */
 	uint64_t backlog_max;	/**< High-water mark of backlog_n. */
+	uint64_t backlog_tsc;	/**< Last enqueue that left a backlog. */
 	struct rte_mbuf *backlog[IOVH_BACKLOG];
 	uint8_t c_perm;
 	uint32_t c_gen;
@@ -285,7 +286,7 @@ struct iovh_dev {
 	struct {
 		uint64_t iova;
 		uint32_t seq;
-	} answered[64];
+	} answered[512];
 	uint32_t answered_pos;
 	uint32_t iotlb_seq;		/**< UPDATEs applied (poll threads read). */
 	uint64_t misses_sent;
@@ -490,6 +491,16 @@ iovh_vq_iotlb_sync(struct iovh_dev *dev, struct iovh_vq *vq)
 		vq->c_last = 0;
 	}
 }
+
+/**
+ * Deliver a vq's backlog into its ring. Its poll thread, or the control
+ * thread while the vq is paused (an application may never call the burst
+ * function again once its last packets went to the backlog).
+ */
+void iovh_vq_backlog_flush(struct iovh_dev *dev, struct iovh_vq *vq);
+
+/** Complete backlogs their poll thread left behind. Control thread. */
+void iovh_backlogs_complete(struct iovh_dev *dev);
 
 /** Free the mbufs a vq's backlog holds. No poll thread may use the vq. */
 void iovh_vq_backlog_free(struct iovh_vq *vq);
