@@ -64,6 +64,13 @@ iovh_mem_region_check(const struct iovh_mem *mem,
 
 	if (n == 0)
 		return "memory_size is 0";
+	/*
+	 * Page-aligned addresses and offset keep every translation's
+	 * alignment: an aligned ring address then lands on an aligned host
+	 * address, which the atomics on the rings need.
+	 */
+	if (((g | u | reg->mmap_offset) & 0xfff) != 0)
+		return "guest_phys_addr, userspace_addr or mmap_offset is not 4 KiB aligned";
 	/* The last byte must be addressable: start + size - 1 can't wrap. */
 	if (g + (n - 1) < g)
 		return "guest_phys_addr + memory_size wraps";
