@@ -3,16 +3,18 @@
 # Copyright(c) 2026 The iovhost authors
 #
 # A hostile front-end attacks our back-end (tests/hostile/attacks.py).
-#   H = testpmd with six of our ports, io forwarding, each port looped back
-#       to itself (--port-topology=loop):
+#   H = testpmd with seven of our ports, io forwarding, each port looped
+#       back to itself (--port-topology=loop):
 #         net_vhost0  port A: attacked, one attacker connection at a time
 #         net_vhost1  port B: a well-behaved front-end stays connected and
 #                     must pass traffic after every attack
 #         net_vhost2-5  the attacks that wait out the back-end's 5 s peer
 #                     time-out run side by side, one per port
+#         net_vhost6  port I: iommu-support=1, for the IOTLB attacks
 #  - every attack (framing, fds, memory tables, ring parameters, kick/call
 #    fds, dirty log, back-end channel, protocol gating, floods, connection
-#    abuse, hostile descriptor rings under traffic, a message fuzzer) is
+#    abuse, hostile descriptor rings under traffic, IOTLB abuse with an
+#    IOMMU, a message fuzzer) is
 #    followed by: testpmd alive, port B loops frames back, testpmd's fd,
 #    mapping, mbuf and heap allocation counts back to their baseline;
 #  - known bugs show as XFAIL lines (not failures): a sparse memfd region
@@ -48,6 +50,8 @@ for k in 2 3 4 5; do
 	vdevs+=(--vdev "net_vhost$k,iface=$d/s$k.sock")
 	slow+=${slow:+,}$d/s$k.sock
 done
+# Port 6 (I): with an IOMMU, and a small IOTLB so that it fills up.
+vdevs+=(--vdev "net_vhost6,iface=$d/i.sock,iommu-support=1,iotlb-entries=4096")
 tp_start h --main-lcore 0 "${vdevs[@]}" -- --nb-cores=1 --port-topology=loop \
 	--forward-mode=io
 tp_ready h
@@ -60,7 +64,8 @@ pid=$(_tp_child h)
 rc=0
 python3 -u "$HOSTILE" --tp-pid "$pid" --tp-fifo "$IOVH_WORK_DIR/h.stdin" \
 	--tp-log "${TP_LOG[h]}" --sock-a "$d/a.sock" --sock-b "$d/b.sock" \
-	--slow-socks "$slow" ${IOVH_HOSTILE_ONLY:+--only "$IOVH_HOSTILE_ONLY"} ||
+	--slow-socks "$slow" --sock-i "$d/i.sock" --port-i 6 \
+	${IOVH_HOSTILE_ONLY:+--only "$IOVH_HOSTILE_ONLY"} ||
 	rc=$?
 [ $rc = 0 ] || fail "hostile suite: attacks failed (see the FAIL lines above)"
 say "ok: hostile suite passed"

@@ -113,6 +113,8 @@ class Suite:
 		self.args = args
 		self.a = args.sock_a
 		self.b = args.sock_b
+		self.i = args.sock_i
+		self.port_i = args.port_i
 		self.port_a = args.port_a
 		self.tp = tp
 		self.res = []
@@ -1644,19 +1646,22 @@ def stalled_reader(S, path):
 	c = S.negotiated(path=path)
 	msg = HDR.pack(vhu.GET_FEATURES, VERSION, 0)
 	buf = bytearray(4)
-	last, same = -1, 0
+
+	def inq():
+		fcntl.ioctl(c.sock, termios.FIONREAD, buf)
+		return struct.unpack('<i', buf)[0]
+
+	# One request at a time; a reply that does not reach our socket
+	# within 100 ms stayed in the back-end: its socket buffer is full.
+	last = inq()
 	for n in range(20000):
 		c.send_raw(msg)
-		time.sleep(0.002 if n > 100 else 0)
-		fcntl.ioctl(c.sock, termios.FIONREAD, buf)
-		inq = struct.unpack('<i', buf)[0]
-		if inq == last:
-			same += 1
-			if same >= 2:
-				break
-		else:
-			same = 0
-		last = inq
+		deadline = time.monotonic() + 0.1
+		while inq() == last and time.monotonic() < deadline:
+			time.sleep(0.0005)
+		if inq() == last:
+			break
+		last = inq()
 	else:
 		raise Fail('socket never filled')
 	return timed_close(c, 3.5, 8.0, what='stalled reader (%d bytes '
@@ -2450,6 +2455,412 @@ def a_running_dirty_log_hostile(S):
 
 
 # ======================================================================
+# IOMMU: a port with iommu-support=1 (--sock-i)
+# ======================================================================
+
+IOVA0 = 0x40000000
+IOMMU_FEATURES = (bit(vhu.F_VERSION_1) | bit(vhu.F_PROTOCOL_FEATURES) |
+		bit(vhu.F_IOMMU_PLATFORM) | bit(vhu.F_MRG_RXBUF) |
+		bit(vhu.F_INDIRECT_DESC))
+IOMMU_PROTO = REPLY_ACK | bit(vhu.P_BACKEND_REQ)
+M64 = 0xffffffffffffffff
+
+
+def iotlb(iova, size, uaddr, perm=3, typ=2):
+	return vhu.IOTLB.pack(iova & M64, size & M64, uaddr & M64, perm & 0xff,
+			typ & 0xff)
+
+
+def iommu_dev(S, check=True, **kw):
+	kw.setdefault('regions', 2)
+	d = S.keep(NetDev(S.i, iova=IOVA0, features=IOMMU_FEATURES, **kw))
+	d.setup()
+	if check and d.rx_prepost:
+		r = d.loopback(4)
+		if r:
+			raise Fail('precondition: the IOMMU port does not loop '
+					'back: ' + r)
+	return d
+
+
+def iommu_conn(S):
+	"""Negotiated with IOMMU_PLATFORM, with a 1 MiB memory table."""
+	c = S.negotiated(IOMMU_PROTO, IOMMU_FEATURES, path=S.i)
+	fd = S.memfd(MIB)
+	expect_ack(c, vhu.SET_MEM_TABLE, mem_table([region(GPA0, MIB, UVA0,
+			0)]), [fd])
+	return c
+
+
+@attack('iommu')
+def a_iotlb_update_bad(S):
+	"""IOTLB UPDATEs that are empty, wrap, are not 4 KiB aligned, have
+	no or unknown permissions, or point outside guest memory."""
+	c = iommu_conn(S)
+	T = 1 << 64
+	cases = (
+		('size 0', iotlb(0x1000, 0, UVA0)),
+		('iova wraps', iotlb(T - 4096, 8192, UVA0)),
+		('uaddr wraps', iotlb(0x1000, 8192, T - 4096)),
+		('iova unaligned', iotlb(0x1001, 4096, UVA0)),
+		('size unaligned', iotlb(0x1000, 4097, UVA0)),
+		('uaddr unaligned', iotlb(0x1000, 4096, UVA0 + 8)),
+		('perm 0', iotlb(0x1000, 4096, UVA0, 0)),
+		('perm 4', iotlb(0x1000, 4096, UVA0, 4)),
+		('perm 0xff', iotlb(0x1000, 4096, UVA0, 0xff)),
+		('uaddr outside memory', iotlb(0x1000, 4096, UVA0 + 64 * MIB)),
+		('uaddr 0', iotlb(0x1000, 4096, 0)),
+		('range past the end of memory', iotlb(0x1000, 2 * MIB, UVA0)),
+		('size 2^63', iotlb(0, 1 << 63, UVA0)),
+	)
+	for what, p in cases:
+		expect_nack(c, vhu.IOTLB_MSG, p, what='UPDATE ' + what)
+	c.close()
+	# Before any memory table.
+	c = S.negotiated(IOMMU_PROTO, IOMMU_FEATURES, path=S.i)
+	expect_nack(c, vhu.IOTLB_MSG, iotlb(0x1000, 4096, UVA0),
+			what='UPDATE before SET_MEM_TABLE')
+	c.close()
+	# A region that ends in the middle of a page.
+	c = S.negotiated(IOMMU_PROTO, IOMMU_FEATURES, path=S.i)
+	expect_ack(c, vhu.SET_MEM_TABLE, mem_table([region(GPA0, 6144, UVA0, 0)]),
+			[S.memfd(8192)])
+	expect_nack(c, vhu.IOTLB_MSG, iotlb(0x1000, 8192, UVA0),
+			what='UPDATE over a region ending mid-page')
+
+
+@attack('iommu')
+def a_iotlb_other_types(S):
+	"""IOTLB_MSG types a front-end does not send (MISS, ACCESS_FAIL...)."""
+	c = iommu_conn(S)
+	for t in (0, 1, 4, 5, 0x80, 0xff):
+		expect_nack(c, vhu.IOTLB_MSG, iotlb(0x1000, 4096, UVA0, 3, t),
+				what='IOTLB_MSG type %d' % t)
+
+
+@attack('iommu')
+def a_iotlb_invalidate_edges(S):
+	"""INVALIDATE of nothing, of the whole space, of the top page."""
+	c = iommu_conn(S)
+	T = 1 << 64
+	expect_ack(c, vhu.IOTLB_MSG, iotlb(T - 4096, 4096, UVA0),
+			what='UPDATE of the top page')
+	for what, p in (('size 0', iotlb(0x1000, 0, 0, 0, 3)),
+			('unmapped range', iotlb(0x123000, 4096, 0, 0, 3)),
+			('top page', iotlb(T - 4096, 4096, 0, 0, 3)),
+			('range ending at 2^64', iotlb(T - (1 << 40), 1 << 40, 0, 0, 3)),
+			('whole space', iotlb(0, T - 1, 0, 0, 3)),
+			('garbage uaddr/perm', iotlb(0, 4096, M64, 0xff, 3))):
+		expect_ack(c, vhu.IOTLB_MSG, p, what='INVALIDATE ' + what)
+
+
+@attack('iommu')
+def a_iotlb_top_of_space_descriptors(S):
+	"""A buffer mapped at the top IOVA page; descriptors that run past
+	2^64 are bad, one inside the page is fine."""
+	d = iommu_dev(S)
+	top = (1 << 64) - 4096
+	off = d.txbuf(SCR)
+	f = make_frame(b'top-iova', 1, 96)
+	d.m.write(off, bytes(12) + f)
+	if d.iotlb_update(top, 4096, d.m.uva + off) != 0:
+		raise Fail('UPDATE of the top page refused')
+	before = S.tp.xstat(S.port_i, 'rx_q0_bad_desc')
+	d.tx.desc(SCR, top + 4096 - 64, 128, 0)		# wraps
+	d.tx.desc(SCR + 1, top + 4000, 0xffffffff, 0)	# wraps
+	d.tx.desc(SCR + 2, top, 108, 0)			# fine
+	d.tx.push(SCR, SCR + 1, SCR + 2)
+	if not wait_tx_returned(d, [SCR, SCR + 1, SCR + 2]):
+		raise Fail('chains at the top of the IOVA space not handed back')
+	time.sleep(0.05)
+	got = d.poll_rx()
+	bad = S.tp.xstat(S.port_i, 'rx_q0_bad_desc') - before
+	if bad != 2:
+		raise Fail('rx_q0_bad_desc +%d, expected +2' % bad)
+	if f not in got:
+		raise Fail('the frame at the top IOVA page did not come back')
+	r = d.loopback(4)
+	if r:
+		raise Fail('afterwards: ' + r)
+
+
+@attack('iommu')
+def a_iotlb_table_flood(S):
+	"""5000 distinct 4 KiB UPDATEs into a table capped at 4096 entries
+	while the device runs: old entries are evicted (never the rings'),
+	misses for evicted buffers are answered, traffic goes on."""
+	d = iommu_dev(S)
+	c = d.conn
+	W = 50
+	for k in range(0, 5000, W):
+		msgs = b''.join(HDR.pack(vhu.IOTLB_MSG, VERSION |
+			vhu.FLAG_NEED_REPLY, 32) + iotlb(0x100000000 + (k + j) *
+			4096, 4096, UVA0 + ((k + j) % 1024) * 4096) for j in range(W))
+		c.send_raw(msgs)
+		for j in range(W):
+			if c.reply_u64(vhu.IOTLB_MSG) != 0:
+				raise Fail('UPDATE #%d refused' % (k + j))
+	r = d.loopback(8, timeout=3)
+	if r:
+		raise Fail('after the flood: ' + r)
+	print('    (%d misses answered after the evictions)' % len(d.misses))
+
+
+@attack('iommu')
+def a_iotlb_invalidate_rings_running(S):
+	"""INVALIDATE the rings' pages under a running device: the back-end
+	asks for them again (MISS), gets them, and goes on."""
+	d = iommu_dev(S)
+	if d.iotlb_invalidate(IOVA0, 64 * 1024) != 0:
+		raise Fail('INVALIDATE refused')
+	r = d.loopback(4, timeout=3)
+	if r:
+		raise Fail('after the rings were invalidated: ' + r)
+	if not d.misses:
+		raise Fail('rings invalidated, but no MISS was sent')
+
+
+@attack('iommu')
+def a_iotlb_tx_miss_unanswered(S):
+	"""TX buffers invalidated and the misses never answered: the
+	back-end asks (MISS, read permission), then after ~1 s hands the
+	chains back as bad; mapped again, traffic resumes."""
+	d = iommu_dev(S, answer_misses=False)
+	before = S.tp.xstat(S.port_i, 'rx_q0_bad_desc')
+	lo, n = IOVA0 + d.txbuf_off, BUF * d.qsize
+	if d.iotlb_invalidate(lo, n) != 0:
+		raise Fail('INVALIDATE refused')
+	heads = []
+	for k in range(2):
+		g, _f = frame_at(d, SCR + 2 * k)
+		d.tx.desc(SCR + 2 * k, g, 108, 0)
+		heads.append(SCR + 2 * k)
+	d.tx.push(*heads)
+	t0 = time.monotonic()
+	if not wait_tx_returned(d, heads, timeout=5):
+		raise Fail('chains of unanswered misses still held after 5 s')
+	el = time.monotonic() - t0
+	m = d.read_misses()
+	if not any(lo <= i < lo + n and p & 1 for i, p in d.misses):
+		raise Fail('no MISS for the TX buffers (got %s)' %
+				[(hex(i), p) for i, p in m][:4])
+	bad = S.tp.xstat(S.port_i, 'rx_q0_bad_desc') - before
+	if bad != 2:
+		raise Fail('rx_q0_bad_desc +%d, expected +2' % bad)
+	if d.iotlb_update(lo, n, d.m.uva + d.txbuf_off) != 0:
+		raise Fail('UPDATE refused')
+	r = d.loopback(4)
+	if r:
+		raise Fail('after the buffers were mapped again: ' + r)
+	print('    (2 chains handed back after %.1f s)' % el)
+
+
+def rx_backlog(S, d, n=8):
+	"""Invalidate the RX buffers, send n frames: the back-end meets a
+	miss on the RX side and parks them."""
+	lo, size = IOVA0 + d.rxbuf_off, BUF * d.qsize
+	if d.iotlb_invalidate(lo, size) != 0:
+		raise Fail('INVALIDATE refused')
+	tag = os.urandom(8)
+	frames = [make_frame(tag, k, 90) for k in range(n)]
+	for f in frames:
+		d.send_frame(f)
+	time.sleep(0.2)
+	return frames, lo, size
+
+
+@attack('iommu')
+def a_iotlb_rx_backlog_answered_late(S):
+	"""RX buffers unmapped while frames arrive: they wait (backlog) and
+	are delivered, intact and in order, once the MISS is answered."""
+	d = iommu_dev(S, answer_misses=False)
+	frames, lo, size = rx_backlog(S, d)
+	if d.poll_rx():
+		raise Fail('frames delivered into unmapped buffers')
+	if not any(lo <= i < lo + size for i, _ in d.read_misses()):
+		raise Fail('no MISS for the RX buffers')
+	d.answer_misses = True
+	deadline = time.monotonic() + 3
+	got = []
+	while len(got) < len(frames) and time.monotonic() < deadline:
+		d.serve_misses()
+		got += d.poll_rx()
+		time.sleep(0.005)
+	if got != frames:
+		raise Fail('after the late answer got %d of %d frames%s' % (
+			len(got), len(frames), ' (out of order or altered)' if
+			len(got) == len(frames) else ''))
+
+
+@attack('iommu')
+def a_iotlb_rx_backlog_then_gone(S):
+	"""Frames parked for an RX miss, then the front-end vanishes: the
+	parked mbufs must go back to the pool (checked after the attack)."""
+	d = iommu_dev(S, answer_misses=False)
+	rx_backlog(S, d)
+	held, _heap = S.tp.pool_and_heap()
+	d.close()
+	print('    (%d mbufs in use while the frames were parked)' % held)
+
+
+@attack('iommu')
+def a_iotlb_miss_without_channel(S):
+	"""The front-end closes its end of the back-end channel, then the
+	buffers are unmapped: misses cannot be reported; chains come back
+	after the stall time-out, nothing blocks."""
+	d = iommu_dev(S, answer_misses=False)
+	d.bch.close()
+	d.bch = None
+	lo, n = IOVA0 + d.txbuf_off, BUF * d.qsize
+	expect_ack(d.conn, vhu.IOTLB_MSG, iotlb(lo, n, 0, 0, 3))
+	g, _f = frame_at(d, SCR)
+	d.tx.desc(SCR, g, 108, 0)
+	d.tx.push(SCR)
+	if not wait_tx_returned(d, [SCR], timeout=4):
+		raise Fail('chain not handed back within 4 s')
+	alive(d.conn, 'afterwards:')
+	if d.iotlb_update(lo, n, d.m.uva + d.txbuf_off) != 0:
+		raise Fail('UPDATE refused')
+	r = d.loopback(4)
+	if r:
+		raise Fail('after the buffers were mapped again: ' + r)
+
+
+@attack('iommu')
+def a_iotlb_permissions(S):
+	"""TX buffers mapped write-only, RX buffers read-only: each chain is
+	refused (handed back), nothing is read or written; RW again, fine."""
+	d = iommu_dev(S, answer_misses=False)
+	tx_lo, rx_lo, n = IOVA0 + d.txbuf_off, IOVA0 + d.rxbuf_off, BUF * d.qsize
+	b_rx = S.tp.xstat(S.port_i, 'rx_q0_bad_desc')
+	if d.iotlb_update(tx_lo, n, d.m.uva + d.txbuf_off, 2) != 0:
+		raise Fail('UPDATE WO refused')
+	g, _f = frame_at(d, SCR)
+	d.tx.desc(SCR, g, 108, 0)
+	d.tx.push(SCR)
+	if not wait_tx_returned(d, [SCR]):
+		raise Fail('chain in a write-only mapping not handed back')
+	if S.tp.xstat(S.port_i, 'rx_q0_bad_desc') == b_rx:
+		raise Fail('chain read through a write-only mapping not counted '
+				'as bad')
+	if d.iotlb_update(tx_lo, n, d.m.uva + d.txbuf_off, 3) != 0:
+		raise Fail('UPDATE RW refused')
+	b_tx = S.tp.xstat(S.port_i, 'tx_q0_bad_desc')
+	if d.iotlb_update(rx_lo, n, d.m.uva + d.rxbuf_off, 1) != 0:
+		raise Fail('UPDATE RO refused')
+	d.send_frame(make_frame(b'readonly', 0, 80))
+	time.sleep(0.2)
+	if d.poll_rx():
+		raise Fail('a frame was written through a read-only mapping')
+	if S.tp.xstat(S.port_i, 'tx_q0_bad_desc') == b_tx:
+		raise Fail('RX chains in a read-only mapping not counted as bad')
+	if d.iotlb_update(rx_lo, n, d.m.uva + d.rxbuf_off, 3) != 0:
+		raise Fail('UPDATE RW refused')
+	# The RX chains refused above were handed back: post them again.
+	d.poll_rx()
+	r = d.loopback(4)
+	if r:
+		raise Fail('after RW mappings came back: ' + r)
+
+
+@attack('iommu')
+def a_iotlb_rings_remapped_elsewhere(S):
+	"""The ring pages' IOVAs remapped to other (zeroed) memory while
+	running, then back."""
+	d = iommu_dev(S)
+	other = d.m1.uva
+	if d.iotlb_update(IOVA0, 64 * 1024, other) != 0:
+		raise Fail('UPDATE refused')
+	d.send_frame(make_frame(b'elsewher', 0, 80))
+	time.sleep(0.1)
+	if d.iotlb_update(IOVA0, 64 * 1024, d.m.uva) != 0:
+		raise Fail('UPDATE back refused')
+	alive(d.conn, 'afterwards:')
+
+
+@attack('iommu')
+def a_iotlb_ring_not_contiguous(S):
+	"""A used ring across two IOVA pages that map to host pages not
+	following each other: the ring is refused and the device does not
+	start; once the pages are contiguous, it starts."""
+	d = S.keep(NetDev(S.i, iova=IOVA0, features=IOMMU_FEATURES, regions=2,
+			premap=False))
+	# The TX used ring straddles the boundary of pages p and p + 1.
+	x = d.m.alloc(8192, 4096)
+	d.tx.used_off = x + 4096 - 1024
+	p1 = x + 4096
+	c = d.conn
+	d.features, _ = vhu.handshake(c, IOMMU_FEATURES, IOMMU_PROTO)
+	d.hdr_len = 12
+	expect_ack(c, vhu.SET_MEM_TABLE, mem_table([m.region() for m in d.mems]),
+			[m.fd for m in d.mems])
+	a, b = socket.socketpair()
+	S.keep(b)
+	expect_ack(c, vhu.SET_BACKEND_REQ_FD, b'', [a.fileno()])
+	a.close()
+	# Region 0 mapped 1:1, except page p + 1, taken from region 1.
+	expect_ack(c, vhu.IOTLB_MSG, iotlb(IOVA0, p1, UVA0))
+	expect_ack(c, vhu.IOTLB_MSG, iotlb(IOVA0 + p1 + 4096, (4 << 20) - p1 -
+			4096, UVA0 + p1 + 4096))
+	expect_ack(c, vhu.IOTLB_MSG, iotlb(IOVA0 + p1, 4096, d.m1.uva))
+	d.setup_ring(d.rx)
+	expect_ack(c, vhu.SET_VRING_NUM, state(1, d.qsize))
+	expect_ack(c, vhu.SET_VRING_BASE, state(1, 0))
+	# Refused now, or accepted and left waiting: either way, not used.
+	expect_any_ack(c, vhu.SET_VRING_ADDR, d.tx.addr_payload())
+	for req in (vhu.SET_VRING_KICK, vhu.SET_VRING_CALL):
+		expect_ack(c, req, u64(1), [S.eventfd()])
+	d.post_rx(range(d.nbuf))
+	for r in (d.rx, d.tx):
+		expect_ack(c, vhu.SET_VRING_ENABLE, state(r.index, 1))
+	time.sleep(0.1)
+	if S.link(S.port_i) != 'down':
+		raise Fail('device started with a used ring that is not '
+				'contiguous in host memory')
+	expect_ack(c, vhu.IOTLB_MSG, iotlb(IOVA0 + p1, 4096, UVA0 + p1))
+	expect_ack(c, vhu.SET_VRING_ADDR, d.tx.addr_payload(),
+			what='SET_VRING_ADDR once the pages are contiguous')
+	S.wait_link(S.port_i, 'up')
+	r = d.loopback(4)
+	if r:
+		raise Fail('once the ring was contiguous: ' + r)
+
+
+@attack('iommu')
+def a_iotlb_churn_under_traffic(S):
+	"""400 random UPDATE / INVALIDATE of buffer pages (random
+	permissions) while frames flow; misses answered."""
+	d = iommu_dev(S)
+	rnd = random.Random(99)
+	tag = os.urandom(8)
+	for k in range(400):
+		page = rnd.randrange(d.rxbuf_off // 4096, (d.txbuf_off + BUF *
+				d.qsize) // 4096)
+		npg = rnd.choice((1, 1, 2, 16))
+		if rnd.random() < 0.5:
+			d.iotlb_invalidate(IOVA0 + page * 4096, npg * 4096)
+		else:
+			d.iotlb_update(IOVA0 + page * 4096, npg * 4096,
+					UVA0 + page * 4096, rnd.choice((1, 2, 3, 3)))
+		if k % 4 == 0:
+			try:
+				d.send_frame(make_frame(tag, k, 70))
+			except Timeout:
+				pass
+		d.serve_misses()
+		d.poll_rx()
+	for base, size, uaddr in d.region_iovas():
+		d.iotlb_update(base, size, uaddr)
+	# RX chains refused (bad) on the way were handed back: repost.
+	time.sleep(1.2)
+	d.poll_rx()
+	d.reclaim_tx()
+	r = d.loopback(8, timeout=3)
+	if r:
+		raise Fail('after the churn: ' + r)
+
+
+# ======================================================================
 # Known bug: memory truncated under the back-end (needs a SIGBUS guard)
 # ======================================================================
 
@@ -2613,17 +3024,21 @@ def main():
 	ap.add_argument('--sock-b')
 	ap.add_argument('--slow-socks', default='')
 	ap.add_argument('--port-a', type=int, default=0)
+	ap.add_argument('--sock-i', help='a port with iommu-support=1')
+	ap.add_argument('--port-i', type=int, default=6)
 	ap.add_argument('--tp-pid', type=int)
 	ap.add_argument('--tp-fifo')
 	ap.add_argument('--tp-log')
-	ap.add_argument('--groups', default='slow,proto,flood,fuzz,ring',
-			help='comma-separated: slow, proto, flood, fuzz, ring, wedge, sigbus')
+	ap.add_argument('--groups', default='slow,proto,flood,fuzz,ring,iommu',
+			help='comma-separated: slow, proto, flood, fuzz, ring, iommu, wedge, sigbus')
 	ap.add_argument('--only', help='regex on attack names')
 	ap.add_argument('--list', action='store_true')
 	ap.add_argument('-v', '--verbose', action='store_true')
 	args = ap.parse_args()
 
 	groups = args.groups.split(',')
+	if not args.sock_i and 'iommu' in groups:
+		groups.remove('iommu')
 	sel = [a for a in ATTACKS if a.group in groups and
 		(not args.only or re.search(args.only, a.name))]
 	if args.list:

@@ -476,9 +476,10 @@ class Ring:
 		self.used_off = mem.alloc(4 + 8 * size + 2, 64)
 		self.avail_idx = 0
 		self.last_used = 0
+		self.base = mem.uva	# ring addresses: front-end VA or IOVA
 
 	def uva(self, off):
-		return self.mem.uva + off
+		return self.base + off
 
 	def addr_payload(self, index=None, flags=0, log=0, desc=None,
 			avail=None, used=None):
@@ -552,8 +553,20 @@ class NetDev:
 	"""
 
 	def __init__(self, path, qsize=256, features=None, protocol=None,
-			regions=1, nbuf=128, rx_prepost=True, conn_timeout=2.0):
+			regions=1, nbuf=128, rx_prepost=True, conn_timeout=2.0,
+			iova=None, premap=True, answer_misses=True):
+		"""iova: run with VIRTIO_F_IOMMU_PLATFORM, guest memory seen at
+		IOVA iova (+ its offset from GPA0); the rings and descriptors
+		then carry IOVAs. premap: map all of it with IOTLB UPDATEs
+		before the rings are set up; answer_misses: answer the
+		back-end's IOTLB MISS messages while polling."""
 		self.path = path
+		self.iova = iova
+		self.premap = premap
+		self.answer_misses = answer_misses
+		self.bch = None		# our end of the back-end channel
+		self.bch_buf = b''
+		self.misses = []	# (iova, perm) the back-end asked for
 		self.qsize = qsize
 		self.nbuf = nbuf
 		self.conn = connect(path, conn_timeout)
@@ -572,6 +585,13 @@ class NetDev:
 		self.want_features = (bit(F_VERSION_1) | bit(F_PROTOCOL_FEATURES)
 				if features is None else features)
 		self.want_protocol = protocol
+		if iova is not None:
+			self.want_features |= bit(F_IOMMU_PLATFORM) | \
+				bit(F_PROTOCOL_FEATURES)
+			self.want_protocol = (protocol or 0) | bit(P_REPLY_ACK) | \
+				bit(P_BACKEND_REQ)
+			for r in (self.rx, self.tx):
+				r.base = iova
 		self.rx_prepost = rx_prepost
 		self.tx_free = list(range(nbuf))
 		self.tx_out = {}		# head -> ids of its chain
@@ -589,7 +609,14 @@ class NetDev:
 		return self.txbuf_off + BUF * i
 
 	def gpa(self, off):
-		return self.m.gpa + off
+		"""Address of region-0 offset off in a descriptor (the IOVA
+		with an IOMMU)."""
+		return (self.m.gpa if self.iova is None else self.iova) + off
+
+	def region_iovas(self):
+		"""(iova, size, uaddr) of each region."""
+		return [(self.iova + (m.gpa - GPA0), m.size, m.uva)
+			for m in self.mems]
 
 	# -- set-up
 
@@ -602,6 +629,20 @@ class NetDev:
 		_set(c, c.acks, SET_MEM_TABLE,
 				mem_table([m.region() for m in self.mems]),
 				[m.fd for m in self.mems])
+		if self.iova is not None:
+			a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM |
+					socket.SOCK_CLOEXEC)
+			try:
+				_set(c, c.acks, SET_BACKEND_REQ_FD, b'', [a.fileno()])
+			finally:
+				a.close()
+			self.bch = b
+			self.bch.setblocking(False)
+			if self.premap:
+				for iova, size, uaddr in self.region_iovas():
+					r = self.iotlb_update(iova, size, uaddr)
+					if r != 0:
+						raise ProtocolError('IOTLB UPDATE refused')
 		for r in (self.rx, self.tx):
 			self.setup_ring(r)
 		if self.rx_prepost:
@@ -621,7 +662,59 @@ class NetDev:
 			self.eventfds.append(efd)
 			_set(c, c.acks, req, u64(r.index), [efd])
 
+	# -- IOTLB (iova mode)
+
+	def iotlb_update(self, iova, size, uaddr, perm=3):
+		return self.conn.ack(IOTLB_MSG, IOTLB.pack(iova & 0xffffffffffffffff,
+			size & 0xffffffffffffffff, uaddr & 0xffffffffffffffff,
+			perm & 0xff, 2))
+
+	def iotlb_invalidate(self, iova, size):
+		return self.conn.ack(IOTLB_MSG, IOTLB.pack(iova & 0xffffffffffffffff,
+			size & 0xffffffffffffffff, 0, 0, 3))
+
+	def read_misses(self):
+		"""MISS messages that arrived on the back-end channel."""
+		if self.bch is None:
+			return []
+		try:
+			while True:
+				d = self.bch.recv(65536)
+				if not d:
+					break
+				self.bch_buf += d
+		except BlockingIOError:
+			pass
+		out = []
+		while len(self.bch_buf) >= HDR.size:
+			req, flags, size = HDR.unpack_from(self.bch_buf)
+			if len(self.bch_buf) < HDR.size + size:
+				break
+			p = self.bch_buf[HDR.size:HDR.size + size]
+			self.bch_buf = self.bch_buf[HDR.size + size:]
+			if req == 1 and size >= 26:
+				iova, _, _, perm, typ = IOTLB.unpack(p.ljust(32, b'\0'))
+				if typ == 1:
+					out.append((iova, perm))
+		self.misses += out
+		return out
+
+	def serve_misses(self):
+		"""Answer MISSes with the 4 KiB page asked for (RW), when the
+		IOVA is one of ours."""
+		n = 0
+		for iova, _ in self.read_misses():
+			page = iova & ~0xfff
+			for base, size, uaddr in self.region_iovas():
+				if base <= page < base + size:
+					self.iotlb_update(page, 4096, uaddr + page - base)
+					n += 1
+		return n
+
 	def close(self):
+		if self.bch is not None:
+			self.bch.close()
+			self.bch = None
 		if self.conn is not None:
 			self.conn.close()
 			self.conn = None
@@ -713,6 +806,8 @@ class NetDev:
 		got = set()
 		deadline = time.monotonic() + timeout
 		while len(got) < n and time.monotonic() < deadline:
+			if self.iova is not None and self.answer_misses:
+				self.serve_misses()
 			for f in self.poll_rx():
 				if f in want:
 					got.add(want[f])
