@@ -149,6 +149,15 @@ iovh_vq_stats_get(const struct iovh_dev *dev, uint16_t vq,
 	stats->bad_desc = __atomic_load_n(&c->bad_desc, __ATOMIC_RELAXED);
 	stats->notifications = __atomic_load_n(&c->notifications,
 			__ATOMIC_RELAXED);
+	stats->iotlb_hits = __atomic_load_n(&c->iotlb_hits, __ATOMIC_RELAXED);
+	stats->iotlb_lookups = __atomic_load_n(&c->iotlb_lookups,
+			__ATOMIC_RELAXED);
+	stats->iotlb_misses = __atomic_load_n(&c->iotlb_misses,
+			__ATOMIC_RELAXED);
+	stats->iotlb_denied = __atomic_load_n(&c->iotlb_denied,
+			__ATOMIC_RELAXED);
+	stats->backlog_max = __atomic_load_n(&dev->vq[vq]->backlog_max,
+			__ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -165,6 +174,10 @@ iovh_vq_stats_reset(struct iovh_dev *dev, uint16_t vq)
 	__atomic_store_n(&c->dropped, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->bad_desc, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->notifications, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->iotlb_hits, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->iotlb_lookups, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->iotlb_misses, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->iotlb_denied, 0, __ATOMIC_RELAXED);
 	return 0;
 }
 

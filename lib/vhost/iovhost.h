@@ -141,6 +141,11 @@ struct iovh_vq_stats {
 	uint64_t dropped;	/**< Packets lost: no room or bad chain. */
 	uint64_t bad_desc;	/**< Descriptor chains rejected as invalid. */
 	uint64_t notifications;	/**< Calls made to the front-end. */
+	uint64_t iotlb_hits;	/**< IOVAs translated by the queue's cache. */
+	uint64_t iotlb_lookups;	/**< IOVAs translated by a table walk. */
+	uint64_t iotlb_misses;	/**< Translations that found no mapping. */
+	uint64_t iotlb_denied;	/**< Accesses the mapping did not allow. */
+	uint64_t backlog_max;	/**< Most packets held at once on a miss. */
 };
 
 /**

@@ -31,6 +31,11 @@ enum iovh_pmd_xstat {
 	IOVH_X_MULTICAST,
 	IOVH_X_UNICAST,
 	IOVH_X_VRING_ENABLED,
+	IOVH_X_IOTLB_HITS,
+	IOVH_X_IOTLB_LOOKUPS,
+	IOVH_X_IOTLB_MISSES,
+	IOVH_X_IOTLB_DENIED,
+	IOVH_X_BACKLOG_MAX,
 	IOVH_X_NB_RX,
 	/* TX queues only, from here. */
 	IOVH_X_MISSED = IOVH_X_NB_RX,
@@ -55,6 +60,11 @@ static const char * const iovh_pmd_xstat_names[IOVH_X_NB] = {
 	[IOVH_X_MULTICAST] = "multicast_packets",
 	[IOVH_X_UNICAST] = "unicast_packets",
 	[IOVH_X_VRING_ENABLED] = "vring_enabled",
+	[IOVH_X_IOTLB_HITS] = "iotlb_hits",
+	[IOVH_X_IOTLB_LOOKUPS] = "iotlb_lookups",
+	[IOVH_X_IOTLB_MISSES] = "iotlb_misses",
+	[IOVH_X_IOTLB_DENIED] = "iotlb_denied",
+	[IOVH_X_BACKLOG_MAX] = "iotlb_backlog_max",
 	[IOVH_X_MISSED] = "missed_packets",
 };
 
@@ -84,6 +94,11 @@ iovh_pmd_queue_xstats(const struct iovh_pmd_internal *internal,
 	v[IOVH_X_UNICAST] = st->packets - st->broadcast - st->multicast;
 	v[IOVH_X_VRING_ENABLED] = __atomic_load_n(&internal->vq_enabled[q->vq],
 			__ATOMIC_RELAXED);
+	v[IOVH_X_IOTLB_HITS] = lib.iotlb_hits;
+	v[IOVH_X_IOTLB_LOOKUPS] = lib.iotlb_lookups;
+	v[IOVH_X_IOTLB_MISSES] = lib.iotlb_misses;
+	v[IOVH_X_IOTLB_DENIED] = lib.iotlb_denied;
+	v[IOVH_X_BACKLOG_MAX] = lib.backlog_max;
 	if (!rx)
 		v[IOVH_X_MISSED] = st->missed;
 }
