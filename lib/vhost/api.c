@@ -71,6 +71,31 @@ iovh_vq_backlog_flush(struct iovh_dev *dev, struct iovh_vq *vq)
 			vq->backlog_n * sizeof(vq->backlog[0]));
 }
 
+/*
+ * The front-end's IOMMU took the ring mapping away (a lazy flush does, every
+ * time): park the packets until the control thread has the ring back.
+ */
+static __rte_noinline uint16_t
+enqueue_ring_wait(struct iovh_dev *dev, uint16_t vq_idx,
+		struct rte_mbuf **pkts, uint16_t count)
+{
+	struct iovh_vq *vq;
+	uint16_t n = 0;
+
+	if (vq_idx >= dev->max_queue_pairs * 2u)
+		return 0;
+	vq = dev->vq[vq_idx];
+	rte_rcu_qsbr_thread_online(dev->qsbr, vq_idx);
+	/* Acquire pairs with the control thread's release of ring_wait. */
+	if (unlikely(__atomic_load_n(&vq->ring_wait, __ATOMIC_ACQUIRE))) {
+		n = backlog_add(vq, pkts, count);
+		__atomic_store_n(&vq->backlog_tsc, rte_get_tsc_cycles(),
+				__ATOMIC_RELAXED);
+	}
+	rte_rcu_qsbr_thread_offline(dev->qsbr, vq_idx);
+	return n;
+}
+
 void
 iovh_vq_backlog_free(struct iovh_vq *vq)
 {
@@ -90,7 +115,7 @@ iovh_enqueue_burst(struct iovh_dev *dev, uint16_t vq_idx,
 		return 0;
 	vq = burst_begin(dev, vq_idx);
 	if (vq == NULL)
-		return 0;
+		return enqueue_ring_wait(dev, vq_idx, pkts, count);
 	/*
 	 * No loss on an IOTLB miss: packets that met one wait in the backlog
 	 * (in order, ahead of anything newer) until the mapping arrives. A

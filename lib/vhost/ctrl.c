@@ -510,7 +510,21 @@ static void
 miss_tick(struct iovh_dev *dev, uint64_t now)
 {
 	uint32_t i = 0;
+	unsigned int q;
+	bool more = false;
 	uint64_t bl;
+
+	/* Rings waiting for a mapping: ask again (de-duplicated). */
+	for (q = 0; q < dev->max_queue_pairs * 2u; q++) {
+		struct iovh_vq *vq = dev->vq[q];
+
+		if (vq->ring_wait) {
+			iovh_vq_translate_rings(dev, vq);
+			more |= vq->desc != NULL;
+		}
+	}
+	if (more)
+		iovh_dev_update_ready(dev);
 
 	while (i < dev->npending) {
 		uint64_t age = now - dev->pending[i].sent_ms;

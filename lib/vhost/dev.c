@@ -74,16 +74,34 @@ iovh_dev_pause(struct iovh_dev *dev)
 {
 	unsigned int i;
 
-	for (i = 0; i < dev->max_queue_pairs * 2u; i++)
+	for (i = 0; i < dev->max_queue_pairs * 2u; i++) {
+		__atomic_store_n(&dev->vq[i]->ring_wait, 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&dev->vq[i]->ready, 0, __ATOMIC_RELEASE);
+	}
 	iovh_dev_quiesce(dev);
+}
+
+/* Set up by the front-end (its rings may still wait for the IOTLB). */
+static bool
+vq_configured(const struct iovh_dev *dev, const struct iovh_vq *vq)
+{
+	return dev->mem != NULL && vq->size != 0 && vq->addr_set &&
+		vq->started && vq->enabled;
 }
 
 static bool
 vq_usable(const struct iovh_dev *dev, const struct iovh_vq *vq)
 {
-	return dev->mem != NULL && vq->size != 0 && vq->desc != NULL &&
-		vq->started && vq->enabled;
+	return vq_configured(dev, vq) && vq->desc != NULL;
+}
+
+/* A queue whose rings wait for an IOTLB mapping: still part of a running
+ * device (the front-end's IOMMU took them away, it did not stop us). */
+static bool
+vq_waiting(const struct iovh_dev *dev, const struct iovh_vq *vq)
+{
+	return vq_configured(dev, vq) && vq->desc == NULL &&
+		iovh_has_feature(dev, VIRTIO_F_IOMMU_PLATFORM);
 }
 
 void
@@ -107,8 +125,9 @@ iovh_dev_update_ready(struct iovh_dev *dev)
 	bool can_run;
 
 	/* The first queue pair carries the device, as in every driver. */
-	can_run = dev->features_set && vq_usable(dev, dev->vq[0]) &&
-		vq_usable(dev, dev->vq[1]);
+	can_run = dev->features_set &&
+		(vq_usable(dev, dev->vq[0]) || vq_waiting(dev, dev->vq[0])) &&
+		(vq_usable(dev, dev->vq[1]) || vq_waiting(dev, dev->vq[1]));
 	if (!can_run && dev->running) {
 		iovh_dev_stop(dev);
 		return;
@@ -134,6 +153,8 @@ iovh_dev_update_ready(struct iovh_dev *dev)
 		/* Release: everything set up before is visible to whoever
 		 * loads ready == 1 with acquire. */
 		__atomic_store_n(&vq->ready, vq_usable(dev, vq) ? 1 : 0,
+				__ATOMIC_RELEASE);
+		__atomic_store_n(&vq->ring_wait, vq_waiting(dev, vq) ? 1 : 0,
 				__ATOMIC_RELEASE);
 	}
 }

@@ -753,6 +753,7 @@ iovh_backlogs_complete(struct iovh_dev *dev)
 				!vq->ready || now - __atomic_load_n(
 				&vq->backlog_tsc, __ATOMIC_RELAXED) < idle)
 			continue;
+		__atomic_store_n(&vq->ring_wait, 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&vq->ready, 0, __ATOMIC_RELEASE);
 		paused = true;
 	}
@@ -878,10 +879,22 @@ iotlb_invalidate(struct msg_ctx *ctx, const struct vhu_iotlb *m)
 					m->iova, last))
 				rings = true;
 	}
-	if (rings)
-		iovh_dev_pause(dev);
-	else
-		iovh_dev_quiesce(dev);
+	if (rings) {
+		/*
+		 * The rings go, the queues stay: ring_wait is raised before
+		 * ready drops, so an enqueue that finds the queue not ready
+		 * parks its packets instead of losing them.
+		 */
+		for (q = 0; q < dev->max_queue_pairs * 2u; q++) {
+			struct iovh_vq *vq = dev->vq[q];
+
+			if (vq->ready)
+				__atomic_store_n(&vq->ring_wait, 1,
+						__ATOMIC_RELEASE);
+			__atomic_store_n(&vq->ready, 0, __ATOMIC_RELEASE);
+		}
+	}
+	iovh_dev_quiesce(dev);
 	iovh_iotlb_reclaim(&dev->iotlb);
 	if (rings)
 		rings_retranslate(dev, true);

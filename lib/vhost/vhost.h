@@ -187,6 +187,12 @@ struct iovh_vq {
 	uint8_t iommu;		/**< Addresses are IOVAs. */
 	uint8_t xlate_miss;	/**< Last failed translation was a miss. */
 	uint8_t rx_missed;	/**< Last enqueue stopped on a miss. */
+	/**
+	 * Not ready only because the rings wait for an IOTLB mapping: an
+	 * enqueue may still park packets in the backlog (it touches nothing
+	 * else). The control thread clears it, with ready, to own the vq.
+	 */
+	uint8_t ring_wait;
 	uint16_t backlog_n;	/**< Packets held for a miss (enqueue). */
 	uint64_t miss_since;	/**< TSC of the first miss still blocking. */
 	uint64_t backlog_max;	/**< High-water mark of backlog_n. */
