@@ -51,8 +51,8 @@ backlog_add(struct iovh_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 			rte_mbuf_refcnt_update(s, 1);
 		vq->backlog[vq->backlog_n++] = pkts[i];
 	}
-	if (vq->backlog_n > vq->backlog_max)
-		vq->backlog_max = vq->backlog_n;
+	if (vq->backlog_n > vq->stats.backlog_max)
+		vq->stats.backlog_max = vq->backlog_n;
 	return n;
 }
 
@@ -85,6 +85,16 @@ enqueue_ring_wait(struct iovh_dev *dev, uint16_t vq_idx,
 	if (vq_idx >= dev->max_queue_pairs * 2u)
 		return 0;
 	vq = dev->vq[vq_idx];
+	/*
+	 * The control thread holds the queue for a moment to complete its
+	 * backlog: wait it out rather than turn the packets away. Offline
+	 * while waiting, so its quiesce cannot wait for us in turn.
+	 */
+	if (unlikely(__atomic_load_n(&vq->ctrl_flushing, __ATOMIC_ACQUIRE))) {
+		while (__atomic_load_n(&vq->ctrl_flushing, __ATOMIC_ACQUIRE))
+			rte_pause();
+		return iovh_enqueue_burst(dev, vq_idx, pkts, count);
+	}
 	rte_rcu_qsbr_thread_online(dev->qsbr, vq_idx);
 	/* Acquire pairs with the control thread's release of ring_wait. */
 	if (unlikely(__atomic_load_n(&vq->ring_wait, __ATOMIC_ACQUIRE))) {
@@ -103,6 +113,10 @@ iovh_vq_backlog_free(struct iovh_vq *vq)
 		rte_pktmbuf_free_bulk(vq->backlog, vq->backlog_n);
 	vq->backlog_n = 0;
 }
+
+static __rte_noinline uint16_t
+enqueue_ring_wait(struct iovh_dev *dev, uint16_t vq_idx,
+		struct rte_mbuf **pkts, uint16_t count);
 
 uint16_t
 iovh_enqueue_burst(struct iovh_dev *dev, uint16_t vq_idx,
@@ -181,8 +195,7 @@ iovh_vq_stats_get(const struct iovh_dev *dev, uint16_t vq,
 			__ATOMIC_RELAXED);
 	stats->iotlb_denied = __atomic_load_n(&c->iotlb_denied,
 			__ATOMIC_RELAXED);
-	stats->backlog_max = __atomic_load_n(&dev->vq[vq]->backlog_max,
-			__ATOMIC_RELAXED);
+	stats->backlog_max = __atomic_load_n(&c->backlog_max, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -203,6 +216,7 @@ iovh_vq_stats_reset(struct iovh_dev *dev, uint16_t vq)
 	__atomic_store_n(&c->iotlb_lookups, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->iotlb_misses, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->iotlb_denied, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->backlog_max, 0, __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -20,7 +20,7 @@
 
 void
 iovh_vq_report_miss(struct iovh_dev *dev, struct iovh_vq *vq, uint64_t iova,
-		uint8_t perm)
+		uint8_t perm, uint32_t seq)
 {
 	uint64_t page = iova & ~((1ULL << IOTLB_PAGE_SHIFT) - 1);
 	uint64_t now = rte_get_tsc_cycles();
@@ -39,8 +39,7 @@ iovh_vq_report_miss(struct iovh_dev *dev, struct iovh_vq *vq, uint64_t iova,
 	vq->last_miss_tsc = now;
 	vq->miss[head % IOVH_MISS_RING].iova = iova;
 	vq->miss[head % IOVH_MISS_RING].perm = perm;
-	vq->miss[head % IOVH_MISS_RING].seq =
-		__atomic_load_n(&dev->iotlb_seq, __ATOMIC_RELAXED);
+	vq->miss[head % IOVH_MISS_RING].seq = seq;
 	/* Release: the slot is written before the control thread sees it. */
 	__atomic_store_n(&vq->miss_head, head + 1, __ATOMIC_RELEASE);
 	/*
@@ -59,9 +58,27 @@ iovh_vq_iotlb_translate(struct iovh_dev *dev, struct iovh_vq *vq,
 {
 	const struct iovh_iotlb_map *m;
 	uint64_t blk_last, off;
+	uint32_t seq;
 
 	vq->stats.iotlb_lookups++;
+	/*
+	 * The UPDATE count is read before the walk (acquire, pairing with the
+	 * release after an UPDATE's inserts): if the walk then misses, every
+	 * UPDATE counted here was already in the table, so the control thread
+	 * can tell a report that an answer overtook from a fresh miss.
+	 */
+	seq = __atomic_load_n(&dev->iotlb_seq, __ATOMIC_ACQUIRE);
 	m = iovh_iotlb_find(&dev->iotlb, iova, &blk_last);
+	if (m != NULL && (m->perm & perm) != perm) {
+		/*
+		 * Mapped, but not for this access: that too is a miss, with the
+		 * permission we need (the spec's MISS carries it). A front-end
+		 * that really forbids it never answers, and the chain is then
+		 * dropped as bad after IOVH_MISS_STALL_MS.
+		 */
+		vq->stats.iotlb_denied++;
+		m = NULL;
+	}
 	if (m == NULL) {
 		uint64_t now = rte_get_tsc_cycles();
 
@@ -80,15 +97,10 @@ iovh_vq_iotlb_translate(struct iovh_dev *dev, struct iovh_vq *vq,
 			return 0;
 		}
 		vq->xlate_miss = 1;
-		iovh_vq_report_miss(dev, vq, iova, perm);
+		iovh_vq_report_miss(dev, vq, iova, perm, seq);
 		return 0;
 	}
 	vq->xlate_miss = 0;
-	if ((m->perm & perm) != perm) {
-		/* The front-end mapped it, but not for this: a bad buffer. */
-		vq->stats.iotlb_denied++;
-		return 0;
-	}
 	/* Cache the block, exactly: never more than what this slot maps. */
 	off = iova - m->iova;
 	vq->c_iova = iova & ~((1ULL << IOTLB_PAGE_SHIFT) - 1);

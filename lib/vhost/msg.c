@@ -753,6 +753,9 @@ iovh_backlogs_complete(struct iovh_dev *dev)
 				!vq->ready || now - __atomic_load_n(
 				&vq->backlog_tsc, __ATOMIC_RELAXED) < idle)
 			continue;
+		/* Before ready drops: a burst that finds the queue held
+		 * waits for it instead of dropping its packets. */
+		__atomic_store_n(&vq->ctrl_flushing, 1, __ATOMIC_RELEASE);
 		__atomic_store_n(&vq->ring_wait, 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&vq->ready, 0, __ATOMIC_RELEASE);
 		paused = true;
@@ -769,6 +772,8 @@ iovh_backlogs_complete(struct iovh_dev *dev)
 		}
 	}
 	iovh_dev_update_ready(dev);
+	for (q = 0; q < dev->max_queue_pairs * 2u; q += 2)
+		__atomic_store_n(&dev->vq[q]->ctrl_flushing, 0, __ATOMIC_RELEASE);
 }
 
 static enum h_result

@@ -137,6 +137,7 @@ struct iovh_vq_counters {
 	uint64_t iotlb_lookups;	/**< Translations that walked the table. */
 	uint64_t iotlb_misses;	/**< Translations that found nothing. */
 	uint64_t iotlb_denied;	/**< Accesses the permission refused. */
+	uint64_t backlog_max;	/**< High-water mark of the backlog. */
 };
 
 /** An IOTLB miss reported by a poll thread to the control thread. */
@@ -195,7 +196,8 @@ struct iovh_vq {
 	uint8_t ring_wait;
 	uint16_t backlog_n;	/**< Packets held for a miss (enqueue). */
 	uint64_t miss_since;	/**< TSC of the first miss still blocking. */
-	uint64_t backlog_max;	/**< High-water mark of backlog_n. */
+	/** The control thread is completing the backlog (see msg.c). */
+	uint8_t ctrl_flushing;
 	uint64_t backlog_tsc;	/**< Last enqueue that left a backlog. */
 	struct rte_mbuf *backlog[IOVH_BACKLOG];
 	uint8_t c_perm;
@@ -442,7 +444,7 @@ void iovh_vq_notify(struct iovh_vq *vq);
 
 /** Report a miss to the control thread (rate-limited). Poll thread. */
 void iovh_vq_report_miss(struct iovh_dev *dev, struct iovh_vq *vq,
-		uint64_t iova, uint8_t perm);
+		uint64_t iova, uint8_t perm, uint32_t seq);
 
 /** Translate through the IOTLB; see iovh_vq_translate(). */
 uint64_t iovh_vq_iotlb_translate(struct iovh_dev *dev, struct iovh_vq *vq,
