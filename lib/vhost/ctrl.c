@@ -463,6 +463,17 @@ iovh_ctrl_misses_answered(struct iovh_dev *dev, uint64_t iova, uint64_t last)
 	}
 }
 
+/* Whether the table maps @p iova for an access of kind @p perm. */
+static bool
+iotlb_allows(const struct iovh_dev *dev, uint64_t iova, uint8_t perm)
+{
+	const struct iovh_iotlb_map *m;
+	uint64_t bl;
+
+	m = iovh_iotlb_find(&dev->iotlb, iova, &bl);
+	return m != NULL && (m->perm & perm) == perm;
+}
+
 /* Was this miss answered after the poll thread saw it? */
 static bool
 miss_stale(const struct iovh_dev *dev, const struct iovh_miss *m)
@@ -493,10 +504,9 @@ miss_event(struct iovh_dev *dev)
 
 		for (; tail != head; tail++) {
 			const struct iovh_miss *m = &vq->miss[tail % IOVH_MISS_RING];
-			uint64_t bl;
 
 			/* Answered while it waited in the ring? */
-			if (iovh_iotlb_find(&dev->iotlb, m->iova, &bl) == NULL &&
+			if (!iotlb_allows(dev, m->iova, m->perm) &&
 					!miss_stale(dev, m))
 				iovh_ctrl_request_miss(dev, m->iova, m->perm);
 		}
@@ -512,8 +522,7 @@ miss_tick(struct iovh_dev *dev, uint64_t now)
 	uint32_t i = 0;
 	unsigned int q;
 	bool more = false;
-	uint64_t bl;
-
+	
 	/* Rings waiting for a mapping: ask again (de-duplicated). */
 	for (q = 0; q < dev->max_queue_pairs * 2u; q++) {
 		struct iovh_vq *vq = dev->vq[q];
@@ -529,8 +538,8 @@ miss_tick(struct iovh_dev *dev, uint64_t now)
 	while (i < dev->npending) {
 		uint64_t age = now - dev->pending[i].sent_ms;
 
-		if (iovh_iotlb_find(&dev->iotlb, dev->pending[i].iova, &bl) !=
-				NULL || age > IOVH_MISS_GIVEUP_MS) {
+		if (iotlb_allows(dev, dev->pending[i].iova,
+				dev->pending[i].perm) || age > IOVH_MISS_GIVEUP_MS) {
 			dev->pending[i] = dev->pending[--dev->npending];
 			continue;
 		}
@@ -573,6 +582,11 @@ ctrl_tick(void)
 				now - c->partial_since > IOVH_PEER_TIMEOUT_MS)
 			iovh_ctrl_disconnect(dev,
 				"message left incomplete for too long");
+		if (__atomic_load_n(&dev->mem_fault, __ATOMIC_ACQUIRE)) {
+			dev->mem_fault = 0;
+			iovh_ctrl_disconnect(dev, "guest memory was truncated "
+				"under us (SIGBUS caught)");
+		}
 		miss_tick(dev, now);
 		iovh_backlogs_complete(dev);
 		c = dev->conn;

@@ -358,8 +358,10 @@ vq_init(struct iovh_vq *vq, struct iovh_dev *dev, uint16_t idx)
 static void
 log_unmap(struct iovh_dev *dev)
 {
-	if (dev->log_mmap != NULL)
+	if (dev->log_mmap != NULL) {
+		iovh_sigbus_unguard(dev->log_mmap);
 		munmap(dev->log_mmap, dev->log_mmap_size);
+	}
 	dev->log_mmap = NULL;
 	dev->log_mmap_size = 0;
 	dev->log_base = NULL;

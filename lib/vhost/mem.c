@@ -150,8 +150,10 @@ iovh_mem_region_map(struct iovh_mem_region *r,
 void
 iovh_mem_region_unmap(struct iovh_mem_region *r)
 {
-	if (r->mmap_addr != NULL)
+	if (r->mmap_addr != NULL) {
+		iovh_sigbus_unguard(r->mmap_addr);
 		munmap(r->mmap_addr, r->mmap_size);
+	}
 	if (r->fd >= 0)
 		close(r->fd);
 	r->mmap_addr = NULL;

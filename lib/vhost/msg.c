@@ -207,6 +207,7 @@ h_set_mem_table(struct msg_ctx *ctx)
 			goto fail;
 		}
 		take_fd(ctx, i);
+		iovh_sigbus_guard(dev, r.mmap_addr, r.mmap_size);
 		iovh_mem_insert(mem, &r);
 	}
 	mem_swap(dev, mem, true);
@@ -259,6 +260,7 @@ h_add_mem_reg(struct msg_ctx *ctx)
 		return H_ERR;
 	}
 	take_fd(ctx, 0);
+	iovh_sigbus_guard(dev, r.mmap_addr, r.mmap_size);
 	iovh_mem_insert(mem, &r);
 	mem_swap(dev, mem, false);
 	return H_OK;
@@ -338,8 +340,11 @@ h_set_log_base(struct msg_ctx *ctx)
 		return H_ERR;
 	}
 	iovh_dev_pause(dev);
-	if (dev->log_mmap != NULL)
+	if (dev->log_mmap != NULL) {
+		iovh_sigbus_unguard(dev->log_mmap);
 		munmap(dev->log_mmap, dev->log_mmap_size);
+	}
+	iovh_sigbus_guard(dev, addr, len);
 	dev->log_mmap = addr;
 	dev->log_mmap_size = len;
 	dev->log_base = (uint8_t *)addr + l->mmap_offset;

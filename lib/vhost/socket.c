@@ -112,8 +112,12 @@ iovh_sock_connect(const char *path, int *in_progress)
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&un, sizeof(un)) < 0) {
-		/* Unix sockets answer EAGAIN when the backlog is full. */
-		if (errno == EINPROGRESS || errno == EAGAIN) {
+		/*
+		 * A unix socket answers EAGAIN when the listener's backlog is
+		 * full: nothing is in progress then, and the socket will never
+		 * connect; the caller retries later like any refusal.
+		 */
+		if (errno == EINPROGRESS) {
 			*in_progress = 1;
 			return fd;
 		}

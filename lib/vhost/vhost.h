@@ -304,6 +304,7 @@ struct iovh_dev {
 	uint32_t reconnect_ms;		/**< Client back-off. */
 	uint64_t reconnect_at;		/**< Client: next attempt (ms). */
 	uint8_t destroying;
+	uint8_t mem_fault;		/**< The SIGBUS guard fired. */
 	struct iovh_dev *next;		/**< Control thread's device list. */
 };
 
@@ -381,6 +382,18 @@ int iovh_mem_region_map(struct iovh_mem_region *r,
 
 /** Unmap one region and close its fd. */
 void iovh_mem_region_unmap(struct iovh_mem_region *r);
+
+/* ---- sigbus.c ---- */
+
+/**
+ * Guard [start, start + len) of guest memory of @p dev against SIGBUS (a
+ * front-end truncating the file): the pages are replaced with anonymous
+ * memory and dev->mem_fault is raised. Control thread.
+ * @return 0, or -1 (logged; the range stays unguarded).
+ */
+int iovh_sigbus_guard(struct iovh_dev *dev, void *start, uint64_t len);
+/** Stop guarding the range that starts at @p start (before munmap). */
+void iovh_sigbus_unguard(void *start);
 
 /**
  * Check a candidate region against a table: non-empty, no wrap, no overlap
