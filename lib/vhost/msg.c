@@ -15,7 +15,10 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -661,6 +664,32 @@ h_net_set_mtu(struct msg_ctx *ctx)
 	return H_OK;
 }
 
+/*
+ * Is @p fd a socket connected to (or accepted from) our own vhost-user
+ * path? The front-end's end of the main connection is one: its peer (we
+ * listen) or its local name (we connect) is dev->path.
+ */
+static bool
+is_own_connection(const struct iovh_dev *dev, int fd)
+{
+	struct sockaddr_un un;
+	socklen_t len;
+
+	len = sizeof(un);
+	memset(&un, 0, sizeof(un));
+	if (getpeername(fd, (struct sockaddr *)&un, &len) == 0 &&
+			len > offsetof(struct sockaddr_un, sun_path) &&
+			strncmp(un.sun_path, dev->path, sizeof(un.sun_path)) == 0)
+		return true;
+	len = sizeof(un);
+	memset(&un, 0, sizeof(un));
+	if (getsockname(fd, (struct sockaddr *)&un, &len) == 0 &&
+			len > offsetof(struct sockaddr_un, sun_path) &&
+			strncmp(un.sun_path, dev->path, sizeof(un.sun_path)) == 0)
+		return true;
+	return false;
+}
+
 static enum h_result
 h_set_backend_req_fd(struct msg_ctx *ctx)
 {
@@ -674,6 +703,12 @@ h_set_backend_req_fd(struct msg_ctx *ctx)
 	}
 	if (fstat(ctx->msg->fds[0], &st) < 0 || !S_ISSOCK(st.st_mode)) {
 		MERR(ctx, "back-end channel fd is not a socket");
+		return H_ERR;
+	}
+	if (is_own_connection(dev, ctx->msg->fds[0])) {
+		/* Holding the front-end's end of our own connection would keep
+		 * that connection open after the front-end is gone. */
+		MERR(ctx, "back-end channel fd is an end of the main connection");
 		return H_ERR;
 	}
 	if (iovh_fd_set_nonblock(ctx->msg->fds[0]) < 0) {
