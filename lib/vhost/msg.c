@@ -820,7 +820,7 @@ static enum h_result
 iotlb_update(struct msg_ctx *ctx, const struct vhu_iotlb *m)
 {
 	struct iovh_dev *dev = ctx->dev;
-	uint64_t keep[IOVH_MAX_VRING * 4], f[4], l[4];
+	uint64_t keep[IOVH_MAX_VRING * 8], f[4], l[4];
 	uint64_t iova = m->iova, fva = m->uaddr, left = m->size;
 	unsigned int nkeep = 0, q, k, n;
 	int rc;
@@ -848,8 +848,13 @@ iotlb_update(struct msg_ctx *ctx, const struct vhu_iotlb *m)
 	}
 	for (q = 0; q < dev->max_queue_pairs * 2u; q++) {
 		n = ring_iovas(dev->vq[q], f, l);
-		for (k = 0; k < n; k++)
+		/* Both ends of every ring: a ring of up to two pages is
+		 * never evicted; a longer one may lose a middle page, which
+		 * costs a pause and a ring miss, never a wrong translation. */
+		for (k = 0; k < n; k++) {
 			keep[nkeep++] = f[k];
+			keep[nkeep++] = l[k];
+		}
 	}
 	/* One mapping per guest memory region the range crosses. */
 	while (left > 0) {
