@@ -3,19 +3,21 @@
 # Copyright(c) 2026 The iovhost authors
 #
 # Front-ends die at random points; the back-end must shrug it off.
-#   B = our net_vhost0, server, io forwarding back to itself
+#   B = our net_vhost0, server, and net_vhost1 with iommu-support=1, io
+#       forwarding, each port back to itself
 #  - 120 front-ends of tests/hostile/faults.py (forked children), a third
 #    each: exiting on their own at a random message of the handshake or
 #    of traffic (after writing a random part of it, fds included),
 #    SIGKILLed at a random time during the handshake, SIGKILLed at a
 #    random time while frames flow. Every 15 cycles testpmd's fds and
 #    mappings, mbufs in use and heap allocations must be back to the
-#    baseline; testpmd must never die;
+#    baseline; testpmd must never die; then 60 more on the IOMMU port
+#    (IOVAs, IOTLB UPDATEs, misses answered: they die with IOTLB state);
 #  - then DPDK virtio-user front-ends (stock testpmd, io forwarding with
 #    tx_first) SIGKILLed at random times, from EAL initialisation (the
 #    handshake) to full-rate traffic;
-#  - a last front-end connects: its frames come back; all counts back to
-#    the baseline; B quits cleanly.
+#  - a last front-end connects to each port: its frames come back; all
+#    counts back to the baseline; B quits cleanly.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -26,11 +28,15 @@ python3 -c 'import os, socket; os.memfd_create; os.eventfd; socket.send_fds' 2> 
 
 FAULTS=$IOVH_SRC_DIR/tests/hostile/faults.py
 CYCLES=${IOVH_FAULT_CYCLES:-120}
+ICYCLES=${IOVH_FAULT_IOMMU_CYCLES:-60}
 VU_CYCLES=${IOVH_FAULT_VU_CYCLES:-4}
 sock=$IOVH_WORK_DIR/vhost.sock
+isock=$IOVH_WORK_DIR/iommu.sock
 base=$IOVH_WORK_DIR/baseline.json
+ibase=$IOVH_WORK_DIR/baseline-iommu.json
 
-tp_start b --main-lcore 0 --vdev "net_vhost0,iface=$sock" -- --nb-cores=1 \
+tp_start b --main-lcore 0 --vdev "net_vhost0,iface=$sock" \
+	--vdev "net_vhost1,iface=$isock,iommu-support=1" -- --nb-cores=1 \
 	--port-topology=loop
 tp_ready b
 assert_driver b
@@ -39,19 +45,24 @@ tp_run b 10 start > /dev/null
 pid=$(_tp_child b)
 [ -n "$pid" ] || fail "b: no testpmd process"
 faults() {
-	python3 -u "$FAULTS" "$@" --sock "$sock" --tp-pid "$pid" \
+	python3 -u "$FAULTS" "$@" --tp-pid "$pid" \
 		--tp-fifo "$IOVH_WORK_DIR/b.stdin" --tp-log "${TP_LOG[b]}"
 }
 
-faults baseline --out "$base" || fail "cannot take the baseline"
-faults cycles --cycles "$CYCLES" ${IOVH_FAULT_SEED:+--seed "$IOVH_FAULT_SEED"} ||
+faults baseline --out "$base" --sock "$sock" || fail "cannot take the baseline"
+faults cycles --cycles "$CYCLES" --sock "$sock" \
+	${IOVH_FAULT_SEED:+--seed "$IOVH_FAULT_SEED"} ||
 	fail "front-ends dying at random points broke the back-end"
+faults cycles --cycles "$ICYCLES" --sock "$isock" --iommu \
+	${IOVH_FAULT_SEED:+--seed "$IOVH_FAULT_SEED"} ||
+	fail "front-ends with an IOMMU dying at random points broke the back-end"
 
 # ---- DPDK virtio-user front-ends, SIGKILLed at random times
 for (( i = 1; i <= VU_CYCLES; i++ )); do
 	name=vu$i
-	# 0.3 to 3.3 s: EAL init and the handshake take about a second.
-	delay=$(( 300 + RANDOM % 3000 ))
+	# 0.05 to 3 s: EAL init (the handshake at its end) takes about half a
+	# second, then traffic.
+	delay=$(( 50 + RANDOM % 2950 ))
 	tp_start "$name" --stock --main-lcore 1 --vdev "net_virtio_user0,path=$sock" \
 		-- --nb-cores=1
 	# Forwarding (tx_first) starts as soon as the prompt shows; the
@@ -79,6 +90,9 @@ for (( i = 1; i <= VU_CYCLES; i++ )); do
 	say "ok: virtio-user $name killed after ${delay} ms ($stage); b alive"
 done
 
-faults final --base "$base" || fail "no clean recovery after the dead front-ends"
+faults final --base "$base" --sock "$sock" ||
+	fail "no clean recovery after the dead front-ends"
+faults final --base "$base" --sock "$isock" --iommu ||
+	fail "no clean recovery of the IOMMU port after the dead front-ends"
 tp_stop_fwd b > /dev/null
 tp_quit b

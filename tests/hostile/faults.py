@@ -12,6 +12,7 @@
       kill-hs  SIGKILLed after a random delay during the handshake
                (random pauses between its messages spread the kill)
       kill-tx  SIGKILLed after a random delay while frames flow
+  (--iommu: the front-ends use an IOMMU: IOVAs, UPDATEs, misses)
   faults.py final --base FILE     a last front-end connects: traffic must
                                   flow, and testpmd's fds, mappings, mbufs
                                   in use and heap allocations must be back
@@ -35,7 +36,10 @@ import vhu  # noqa: E402
 from harness import Testpmd, Baseline  # noqa: E402
 
 
-def child_run(path, mode, k, rnd):
+IOVA0 = 0x40000000
+
+
+def child_run(path, mode, k, rnd, iommu=False):
 	"""The front-end, in a forked child: never returns."""
 	sent = [0]
 
@@ -59,7 +63,8 @@ def child_run(path, mode, k, rnd):
 				vhu.bit(vhu.F_MRG_RXBUF) |
 				vhu.bit(vhu.F_EVENT_IDX),
 				protocol=vhu.bit(vhu.P_REPLY_ACK) |
-				vhu.bit(vhu.P_BACKEND_REQ))
+				vhu.bit(vhu.P_BACKEND_REQ),
+				iova=IOVA0 if iommu else None)
 		d.setup()
 		# Traffic: mode 'step' with k past the handshake ends here.
 		tag = os.urandom(8)
@@ -72,6 +77,8 @@ def child_run(path, mode, k, rnd):
 					break
 				n += 1
 			d.poll_rx()
+			if iommu:
+				d.serve_misses()
 			if mode == 'step' and n > 64:
 				os._exit(0)
 			time.sleep(0.0005)
@@ -100,7 +107,7 @@ def cycles(args):
 		pid = os.fork()
 		if pid == 0:
 			signal.signal(signal.SIGINT, signal.SIG_DFL)
-			child_run(args.sock, mode, k, crnd)
+			child_run(args.sock, mode, k, crnd, args.iommu)
 		if mode == 'kill-hs':
 			time.sleep(rnd.random() * 0.03)
 		elif mode == 'kill-tx':
@@ -181,7 +188,7 @@ def final(args):
 		print('ok: fds, mappings, mbufs and heap back to the baseline')
 	d = vhu.NetDev(args.sock, features=vhu.bit(vhu.F_VERSION_1) |
 			vhu.bit(vhu.F_PROTOCOL_FEATURES) | vhu.bit(vhu.F_MRG_RXBUF),
-			conn_timeout=5)
+			conn_timeout=5, iova=IOVA0 if args.iommu else None)
 	try:
 		d.setup()
 		for n, size in ((64, 64), (64, 1400), (16, 4000)):
@@ -210,6 +217,9 @@ def main():
 	ap.add_argument('--check-every', type=int, default=15,
 			help='check resources every N cycles (0: never)')
 	ap.add_argument('--seed', type=int)
+	ap.add_argument('--iommu', action='store_true',
+			help='front-ends with VIRTIO_F_IOMMU_PLATFORM (IOVAs, '
+			'IOTLB UPDATEs, misses answered)')
 	ap.add_argument('--out')
 	ap.add_argument('--base')
 	args = ap.parse_args()

@@ -157,16 +157,21 @@ class Conn:
 	# the bytes to send (fault injection: it may also just exit).
 	on_send = None
 
-	def __init__(self, path, timeout=2.0):
+	def __init__(self, path, timeout=2.0, sock=None):
+		"""Connect to path, or (sock) adopt a socket already connected:
+		one a client-mode back-end made to our listening socket."""
 		self.path = path
-		self.sock = socket.socket(socket.AF_UNIX,
-				socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-		self.sock.settimeout(timeout)
-		try:
-			self.sock.connect(path)
-		except OSError:
-			self.sock.close()
-			raise
+		if sock is not None:
+			self.sock = sock
+		else:
+			self.sock = socket.socket(socket.AF_UNIX,
+					socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+			self.sock.settimeout(timeout)
+			try:
+				self.sock.connect(path)
+			except OSError:
+				self.sock.close()
+				raise
 		self.buf = b''
 		self.closed_by_peer = False
 
@@ -554,7 +559,7 @@ class NetDev:
 
 	def __init__(self, path, qsize=256, features=None, protocol=None,
 			regions=1, nbuf=128, rx_prepost=True, conn_timeout=2.0,
-			iova=None, premap=True, answer_misses=True):
+			iova=None, premap=True, answer_misses=True, conn=None):
 		"""iova: run with VIRTIO_F_IOMMU_PLATFORM, guest memory seen at
 		IOVA iova (+ its offset from GPA0); the rings and descriptors
 		then carry IOVAs. premap: map all of it with IOTLB UPDATEs
@@ -569,7 +574,8 @@ class NetDev:
 		self.misses = []	# (iova, perm) the back-end asked for
 		self.qsize = qsize
 		self.nbuf = nbuf
-		self.conn = connect(path, conn_timeout)
+		self.conn = conn if conn is not None else connect(path,
+				conn_timeout)
 		self.mems = []
 		self.m = GuestMem(4 << 20, GPA0, UVA0, 'iovh-r0')
 		self.mems.append(self.m)
