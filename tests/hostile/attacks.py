@@ -9,6 +9,11 @@ testpmd (started by tests/test_hostile.sh) serves:
                 for the whole run and must keep passing traffic
   --slow-socks  more ports, for the attacks that wait for the back-end's
                 5 s peer time-out: those run side by side, one per port
+  --sock-i      a port with iommu-support=1 (IOTLB attacks)
+  --sock-c      where a client=1 port connects to (we are its server)
+Attack groups (--groups): slow, proto, flood, fuzz, ring, iommu, client,
+and two whose failure leaves the process unusable, for a testpmd of their
+own: wedge, sigbus. --list names them all.
 testpmd forwards every port back to itself (io, --port-topology=loop), so a
 frame a NetDev sends on its TX ring comes back on its RX ring.
 
@@ -25,7 +30,6 @@ then a summary. Exit status 1 if anything FAILed.
 """
 
 import argparse
-import errno
 import fcntl
 import os
 import random
@@ -1481,6 +1485,29 @@ def a_flood_need_reply_never_read(S):
 	except Timeout:
 		raise Fail('connection still open %.1f s after the flood' %
 				(time.monotonic() - t0))
+
+
+@attack('flood', xfail='every refused message logs an ERR line, without '
+		'a rate limit: a front-end can make the back-end write its log '
+		'at megabytes per second for as long as it likes')
+def a_flood_refused_messages_log(S):
+	"""20000 refused SET_FEATURES (unoffered bit 63), no ack asked: the
+	back-end must stay responsive, and should not write 20000 log
+	lines for them."""
+	c = S.negotiated(protocol=0)
+	msg = HDR.pack(vhu.SET_FEATURES, VERSION, 8) + u64(1 << 63)
+	mark = S.tp.log_size()
+	t0 = time.monotonic()
+	for _ in range(20):
+		c.send_raw(msg * 1000, timeout=10)
+	alive(c, 'after 20000 refused messages:')
+	el = time.monotonic() - t0
+	text = S.tp.log_since(mark)
+	n = text.count('SET_FEATURES: features')
+	if n > 1000:
+		raise XFail('20000 refused messages in %.1f s wrote %d log lines '
+			'(%d KiB): msg.c MERR() has no rate limit (cf. ring_broken '
+			'in split_ring.c)' % (el, n, len(text) // 1024))
 
 
 @attack('flood')

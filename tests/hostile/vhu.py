@@ -2,7 +2,7 @@
 # Copyright(c) 2026 The iovhost authors
 """A minimal vhost-user front-end for the hostile tests (stdlib only).
 
-Three layers, each usable on its own:
+Layers, each usable on its own:
 
   Conn      the socket: framing, fd passing (SCM_RIGHTS), replies and
             NEED_REPLY acks with time-outs, "did the back-end hang up?"
@@ -11,7 +11,9 @@ Three layers, each usable on its own:
   Ring      a split virtqueue inside a GuestMem, filled with whatever
             descriptors a test wants
   NetDev    a well-behaved virtio-net front-end built from the above, that
-            sends frames on its TX ring and collects them on its RX ring
+            sends frames on its TX ring and collects them on its RX ring;
+            optionally behind an IOMMU (IOVAs, IOTLB UPDATE/INVALIDATE, a
+            back-end channel whose MISS messages it answers)
 
 Nothing here protects the back-end from anything: every field can be set to
 any value, and every check is left to the caller.
