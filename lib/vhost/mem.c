@@ -21,6 +21,33 @@
 #define F_SEAL_SHRINK 0x0002
 #endif
 
+void *
+iovh_map_shared(int fd, uint64_t len)
+{
+	void *addr;
+
+	/*
+	 * An application that called mlockall(MCL_FUTURE) (testpmd and
+	 * OVS-DPDK do) would have the kernel fault in and lock every page of
+	 * a readable mapping at mmap() time: a sparse guest region would be
+	 * allocated in full, while the control thread waits. An inaccessible
+	 * mapping is not populated; unlocked, it stays lazy when it becomes
+	 * accessible.
+	 */
+	addr = mmap(NULL, len, PROT_NONE, MAP_SHARED, fd, 0);
+	if (addr == MAP_FAILED)
+		return NULL;
+	munlock(addr, len);
+	if (mprotect(addr, len, PROT_READ | PROT_WRITE) < 0) {
+		int err = errno;
+
+		munmap(addr, len);
+		errno = err;
+		return NULL;
+	}
+	return addr;
+}
+
 uint64_t
 iovh_fva_to_hva(const struct iovh_mem *mem, uint64_t fva, uint64_t *len)
 {
@@ -123,8 +150,8 @@ iovh_mem_region_map(struct iovh_mem_region *r,
 	/* hugetlbfs reports its page size here and wants whole pages. */
 	align = st.st_blksize > 0 ? (uint64_t)st.st_blksize : 4096;
 	len = RTE_ALIGN_CEIL(len, align);
-	addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (addr == MAP_FAILED) {
+	addr = iovh_map_shared(fd, len);
+	if (addr == NULL) {
 		IOVH_LOG_CONFIG(ERR, "region fd %d: mmap of %" PRIu64 " bytes: %s",
 				fd, len, strerror(errno));
 		return -1;

@@ -45,9 +45,40 @@ struct msg_ctx {
 
 typedef enum h_result (*msg_handler)(struct msg_ctx *ctx);
 
-#define MERR(ctx, fmt, ...) \
-	IOVH_LOG_CONFIG(ERR, "(%s) %s: " fmt, (ctx)->dev->path, (ctx)->name, \
-			##__VA_ARGS__)
+/** Error lines one device may log per second; the rest are counted. */
+#define MERR_PER_SEC 20
+
+/*
+ * A front-end repeating a bad message must not be able to flood the log:
+ * past MERR_PER_SEC lines in a second, errors are only counted, and the
+ * count is logged when the next second starts.
+ */
+static bool
+merr_allowed(struct iovh_dev *dev)
+{
+	uint64_t now = iovh_now_ms() / 1000;
+
+	if (now != dev->err_sec) {
+		if (dev->err_suppressed != 0)
+			IOVH_LOG_CONFIG(ERR, "(%s) %u more message errors "
+				"not logged", dev->path, dev->err_suppressed);
+		dev->err_sec = now;
+		dev->err_count = 0;
+		dev->err_suppressed = 0;
+	}
+	if (dev->err_count < MERR_PER_SEC) {
+		dev->err_count++;
+		return true;
+	}
+	dev->err_suppressed++;
+	return false;
+}
+
+#define MERR(ctx, fmt, ...) do { \
+	if (merr_allowed((ctx)->dev)) \
+		IOVH_LOG_CONFIG(ERR, "(%s) %s: " fmt, (ctx)->dev->path, \
+				(ctx)->name, ##__VA_ARGS__); \
+} while (0)
 
 static void
 reply_u64(struct msg_ctx *ctx, uint64_t v)
@@ -337,8 +368,8 @@ h_set_log_base(struct msg_ctx *ctx)
 				len);
 		return H_ERR;
 	}
-	addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (addr == MAP_FAILED) {
+	addr = iovh_map_shared(fd, len);
+	if (addr == NULL) {
 		MERR(ctx, "mmap of %" PRIu64 " bytes: %s", len, strerror(errno));
 		return H_ERR;
 	}
@@ -1122,7 +1153,9 @@ iovh_msg_handle(struct iovh_dev *dev, struct vhu_msg *msg,
 	IOVH_LOG_CONFIG(DEBUG, "(%s) read message %s (size %u, %d fds)",
 			dev->path, ctx.name, msg->hdr.size, msg->nfds);
 	if (d == NULL || d->name == NULL) {
-		IOVH_LOG_CONFIG(ERR, "(%s) unknown request %u", dev->path, req);
+		if (merr_allowed(dev))
+			IOVH_LOG_CONFIG(ERR, "(%s) unknown request %u",
+					dev->path, req);
 		r = H_ERR;
 		goto out;
 	}

@@ -305,6 +305,9 @@ struct iovh_dev {
 	uint64_t reconnect_at;		/**< Client: next attempt (ms). */
 	uint8_t destroying;
 	uint8_t mem_fault;		/**< The SIGBUS guard fired. */
+	uint64_t err_sec;		/**< Message-error rate limit: second, */
+	uint32_t err_count;		/**< lines logged in it, */
+	uint32_t err_suppressed;	/**< and lines not logged. */
 	struct iovh_dev *next;		/**< Control thread's device list. */
 };
 
@@ -379,6 +382,13 @@ void iovh_mem_free(struct iovh_mem *mem);
  */
 int iovh_mem_region_map(struct iovh_mem_region *r,
 		const struct vhu_mem_region *reg, int fd);
+
+/**
+ * mmap() @p len bytes of @p fd shared and read-write, without the pages
+ * being faulted in even under mlockall(MCL_FUTURE).
+ * @return the address, or NULL with errno set.
+ */
+void *iovh_map_shared(int fd, uint64_t len);
 
 /** Unmap one region and close its fd. */
 void iovh_mem_region_unmap(struct iovh_mem_region *r);
