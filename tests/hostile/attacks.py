@@ -679,10 +679,7 @@ def rss_shmem_kib(pid):
 	return 0
 
 
-@attack(xfail='the region mmap of an mlockall() process (testpmd, '
-		'OVS-DPDK) faults in the whole region: a front-end with a '
-		'huge sparse memfd makes the back-end allocate it all and '
-		'stalls the shared control thread meanwhile')
+@attack()
 def a_memtable_sparse_region_faulted_in(S):
 	"""A sparse 256 MiB memfd as guest memory: the back-end must not
 	allocate it (nor stall its control thread) just for mapping it.
