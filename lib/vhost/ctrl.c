@@ -490,18 +490,16 @@ miss_stale(const struct iovh_dev *dev, const struct iovh_miss *m)
 
 /* Misses the poll threads queued: hand each to the front-end once. */
 static void
-miss_event(struct iovh_dev *dev)
+miss_drain(struct iovh_dev *dev)
 {
-	uint64_t v;
 	unsigned int q;
 
-	if (read(dev->miss_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		return;
 	for (q = 0; q < dev->max_queue_pairs * 2u; q++) {
 		struct iovh_vq *vq = dev->vq[q];
-		uint32_t head = __atomic_load_n(&vq->miss_head, __ATOMIC_ACQUIRE);
-		uint32_t tail = vq->miss_tail;
+		uint32_t head, tail = vq->miss_tail;
 
+again:
+		head = __atomic_load_n(&vq->miss_head, __ATOMIC_ACQUIRE);
 		for (; tail != head; tail++) {
 			const struct iovh_miss *m = &vq->miss[tail % IOVH_MISS_RING];
 
@@ -512,7 +510,27 @@ miss_event(struct iovh_dev *dev)
 		}
 		/* Release: we are done reading the slots we hand back. */
 		__atomic_store_n(&vq->miss_tail, tail, __ATOMIC_RELEASE);
+		/*
+		 * A report that arrived after our load of miss_head saw a
+		 * non-empty ring and did not ring the eventfd: look again, or
+		 * it (and every report after it) would wait forever. The full
+		 * fence orders our tail store before the head re-load, against
+		 * the producer's head store before its tail load.
+		 */
+		rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&vq->miss_head, __ATOMIC_ACQUIRE) != tail)
+			goto again;
 	}
+}
+
+static void
+miss_event(struct iovh_dev *dev)
+{
+	uint64_t v;
+
+	if (read(dev->miss_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	miss_drain(dev);
 }
 
 /* Resend what is still unanswered; give up on what never will be. */
@@ -523,6 +541,9 @@ miss_tick(struct iovh_dev *dev, uint64_t now)
 	unsigned int q;
 	bool more = false;
 	
+	/* Belt and braces: nothing may sit in a miss ring for long. */
+	if (dev->miss_efd >= 0)
+		miss_drain(dev);
 	/* Rings waiting for a mapping: ask again (de-duplicated). */
 	for (q = 0; q < dev->max_queue_pairs * 2u; q++) {
 		struct iovh_vq *vq = dev->vq[q];

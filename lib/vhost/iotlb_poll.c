@@ -43,6 +43,15 @@ iovh_vq_report_miss(struct iovh_dev *dev, struct iovh_vq *vq, uint64_t iova,
 	/* Release: the slot is written before the control thread sees it. */
 	__atomic_store_n(&vq->miss_head, head + 1, __ATOMIC_RELEASE);
 	/*
+	 * Decide whether to wake the control thread on a fresh look at the
+	 * tail, after the head store (full fence: the StoreLoad pair with the
+	 * consumer's tail store + head re-load). If the consumer already
+	 * moved past our entry, or will re-check after its tail store, one
+	 * of us sees the other.
+	 */
+	rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
+	tail = __atomic_load_n(&vq->miss_tail, __ATOMIC_ACQUIRE);
+	/*
 	 * Wake the control thread only on empty -> non-empty. A non-blocking
 	 * eventfd write never sleeps; it can only fail when the counter is
 	 * near 2^64, and then the control thread is awake anyway.
