@@ -105,7 +105,8 @@ msg(uint32_t req, uint32_t flags, const void *payload, uint32_t size,
 	m.hdr.size = size;
 	if (size > 0)
 		memcpy(m.payload.raw, payload, size);
-	memcpy(m.fds, fds, sizeof(int) * nfds);
+	if (nfds > 0)
+		memcpy(m.fds, fds, sizeof(int) * nfds);
 	m.nfds = nfds;
 	iovh_ctrl_lock();
 	res = iovh_msg_handle(dev, &m, r, has_reply);
@@ -655,6 +656,41 @@ test_backend_channel(void)
 	return TEST_SUCCESS;
 }
 
+/*
+ * Found by fuzz_msg (app/fuzz/corpus/msg/regress-misaligned-ring): with a
+ * region whose front-end address is not page aligned, an aligned ring
+ * address translates to a misaligned host address. The rings are read and
+ * written with atomics: such a ring must be refused, never used.
+ */
+static int
+test_ring_host_alignment(void)
+{
+	struct vhu_memory m = { .nregions = 1 };
+	struct vhu_vring_addr a = {
+		.index = 0,
+		.desc_user_addr = FVA_A + 0x10000,
+		.avail_user_addr = FVA_A + 0x11000,
+		.used_user_addr = FVA_A + 0x12000,
+	};
+	const struct iovh_vq *vq = dev->vq[0];
+	int fd;
+
+	TEST_CHECK(negotiate(1ULL << VIRTIO_F_VERSION_1));
+	m.regions[0] = (struct vhu_mem_region){ GPA_A, MEM_SZ, FVA_A + 1, 0 };
+	fd = dup(memfd_a);
+	/* Refusing the region or the ring are both fine. */
+	msg_ack(VHU_SET_MEM_TABLE, &m, 40, &fd, 1);
+	TEST_ASSERT_EQUAL(state_ack(VHU_SET_VRING_NUM, 0, RING), 0, "");
+	msg_ack(VHU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
+	TEST_ASSERT(vq->desc == NULL || ((uintptr_t)vq->desc & 15) == 0,
+		"descriptor table at host address %p", (void *)vq->desc);
+	TEST_ASSERT(vq->avail == NULL || ((uintptr_t)vq->avail & 1) == 0,
+		"avail ring at host address %p", (void *)vq->avail);
+	TEST_ASSERT(vq->used == NULL || ((uintptr_t)vq->used & 3) == 0,
+		"used ring at host address %p", (void *)vq->used);
+	return TEST_SUCCESS;
+}
+
 static int
 test_no_fd_leak(void)
 {
@@ -680,6 +716,7 @@ static const struct iovh_test_case cases[] = {
 	TEST_CASE(test_legacy_kick_enables),
 	TEST_CASE(test_log_base),
 	TEST_CASE(test_backend_channel),
+	TEST_CASE(test_ring_host_alignment),
 	TEST_CASE(test_no_fd_leak),
 	TEST_CASES_END(),
 };
