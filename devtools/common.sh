@@ -32,6 +32,9 @@ IOVH_PACKAGES=(
 	dpdk dpdk-dev libdpdk-dev libnuma-dev python3-pyelftools
 	meson ninja-build pkg-config gcc libc6-dev
 	valgrind clang python3 xz-utils patch procps
+	# devtools/fuzz.sh and sanitize.sh: clang's libFuzzer and sanitizer
+	# runtimes, llvm-symbolizer for readable reports, gcc's runtimes
+	libclang-rt-14-dev llvm libasan8 libubsan1
 )
 
 # The headers Debian's libdpdk-dev leaves out, and where they sit in the

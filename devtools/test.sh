@@ -3,24 +3,31 @@
 # Copyright(c) 2026 The iovhost authors
 #
 # The test command: installs what is missing, reserves hugepages, fetches
-# the DPDK driver-SDK headers, builds, runs the unit suites (meson test)
-# and then the integration tests (tests/run.sh), and ends with one line:
+# the DPDK driver-SDK headers, builds, runs the unit suites (meson test),
+# the unit suite again in an ASan+UBSan build (devtools/sanitize.sh), a
+# bounded run of each fuzz target (devtools/fuzz.sh), then the integration
+# tests (tests/run.sh) and the same against the sanitized plugin, and
+# ends with one line:
 #
 #   N passed, N failed
 #
-# counting every meson test and every integration test. Exits non-zero if
-# anything failed or if no test ran. Run as root.
+# counting every meson test (sanitized ones too), every integration test
+# (both runs) and each fuzz target as one test. Exits non-zero if anything
+# failed or if no test ran. Run as root.
 #
 # Usage: devtools/test.sh [--no-setup] [--unit-only | --integration-only]
-#                         [-- MESON_TEST_ARG...]
+#                         [--no-sanitize] [--no-fuzz] [-- MESON_TEST_ARG...]
 #   --no-setup          do not install packages or fetch headers
-#   --unit-only         skip tests/run.sh
-#   --integration-only  skip meson test
+#   --unit-only         skip tests/run.sh (both runs)
+#   --integration-only  skip meson test, sanitized unit tests and fuzzing
+#   --no-sanitize       skip everything that needs the sanitized build
+#   --no-fuzz           skip the fuzz targets
 #   MESON_TEST_ARG      passed to meson test, e.g. --suite fast
 #
 # Environment: IOVH_BUILD_DIR (default build); IOVH_INTEGRATION_TIMEOUT
-# (seconds for tests/run.sh, default 3600). tests/run.sh gets IOVH_ROOT,
-# IOVH_BUILD_DIR (absolute) and IOVH_PLUGIN (a path EAL accepts for -d).
+# (seconds for tests/run.sh, default 3600); IOVH_FUZZ_SECONDS (per fuzz
+# target, default 30). tests/run.sh gets IOVH_ROOT, IOVH_BUILD_DIR
+# (absolute) and IOVH_PLUGIN (a path EAL accepts for -d).
 
 set -euo pipefail
 
@@ -122,15 +129,43 @@ run_integration()
 	FAILED=$((FAILED + f))
 }
 
+# run_counted NAME LOG COMMAND...: run a script that ends with
+# "N passed, N failed" and add its counts.
+run_counted()
+{
+	local name=$1 out=$2 rc=0 line p f
+	shift 2
+	info "$name: $*"
+	"$@" </dev/null 2>&1 | tee "$out" || rc=$?
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n1) || true
+	if [[ -z $line ]]; then
+		warn "$name printed no 'N passed, N failed' line (status $rc)"
+		p=0 f=1
+	else
+		p=${line%% passed*}
+		f=${line#*passed, }
+		f=${f%% failed*}
+		if ((rc != 0 && f == 0)); then
+			warn "$name exited with status $rc but reported no failure"
+			f=1
+		fi
+	fi
+	info "$name: $p passed, $f failed"
+	PASSED=$((PASSED + p))
+	FAILED=$((FAILED + f))
+}
+
 main()
 {
-	local setup=1 unit=1 integ=1
+	local setup=1 unit=1 integ=1 sanitize=1 fuzz=1
 	local -a meson_args=()
 	while (($#)); do
 		case $1 in
 		--no-setup) setup=0 ;;
 		--unit-only) integ=0 ;;
 		--integration-only) unit=0 ;;
+		--no-sanitize) sanitize=0 ;;
+		--no-fuzz) fuzz=0 ;;
 		-h|--help)
 			sed -n '/^# Usage:/,/^# Environment/p' "$0" | sed 's/^# \{0,1\}//'
 			exit 0
@@ -159,7 +194,14 @@ main()
 	local build
 	build=$(iovh_build_dir)
 	((unit)) && run_unit "$build" "${meson_args[@]}"
+	((unit && sanitize)) && run_counted "sanitized unit tests" \
+		"$build/test-asan-unit.log" "$IOVH_ROOT/devtools/sanitize.sh" --unit-only
+	((unit && fuzz)) && run_counted "fuzzing" "$build/test-fuzz.log" \
+		"$IOVH_ROOT/devtools/fuzz.sh" --seconds "${IOVH_FUZZ_SECONDS:-30}"
 	((integ)) && run_integration "$build"
+	((integ && sanitize)) && run_counted "sanitized integration tests" \
+		"$build/test-asan-integration.log" \
+		"$IOVH_ROOT/devtools/sanitize.sh" --integration-only
 	finish
 }
 
