@@ -42,9 +42,10 @@
  *                where the input ends)
  *
  * After every operation: the device handed back exactly one used entry
- * per avail entry it consumed, nothing is left staged, every mbuf it
- * returned is well formed. After the input: every mbuf is back in its
- * pool.
+ * per avail entry it consumed, with that entry's head, in order; nothing
+ * is left staged; every mbuf it returned is well formed; a dequeue wrote
+ * nothing in guest memory but the used ring. After the input: every mbuf
+ * is back in its pool.
  */
 
 #include <inttypes.h>
@@ -64,6 +65,8 @@
 #include "fuzz_common.h"
 
 #define MAX_REGIONS 4
+/* Region 0 of a 1024-entry ring: rings, then up to 64 KiB. */
+#define RING_BYTES_MAX (16 * 1024 + 6 + 2 * 1024 + 8 + 8 * 1024 + 8)
 #define MAX_IOTLB 4
 #define MAX_OPS 16
 #define MAX_BURST 64
@@ -81,6 +84,8 @@ static int callfd = -1;
 /* Kept across inputs (the device is zeroed for each): emptied after each. */
 static struct iovh_iotlb iotlb;
 static int miss_efd = -1;
+/* Guest memory as it was before a dequeue. */
+static uint8_t snapshot[MAX_REGIONS][RING_BYTES_MAX + UINT16_MAX + 1];
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -248,12 +253,49 @@ fail:
 	return NULL;
 }
 
-/** The device's used-ring bookkeeping after one burst. */
+/**
+ * Compare guest memory with the snapshot, except [skip, skip + skip_len)
+ * of region 0: nothing else may have changed.
+ */
 static void
-check_burst(uint16_t avail0, uint16_t used0)
+check_unwritten(const struct region *reg, unsigned int nreg, uint64_t skip,
+		uint64_t skip_len)
 {
+	unsigned int i;
+	uint64_t j;
+
+	for (i = 0; i < nreg; i++) {
+		if (memcmp(snapshot[i], reg[i].buf, reg[i].size) == 0)
+			continue;
+		for (j = 0; j < reg[i].size; j++) {
+			if (i == 0 && j >= skip && j - skip < skip_len)
+				continue;
+			FUZZ_CHECK(snapshot[i][j] == reg[i].buf[j],
+				"dequeue wrote gpa 0x%" PRIx64 " (region %u + %" PRIu64
+				"): TX buffers and rings are the driver's",
+				reg[i].gpa + j, i, j);
+		}
+	}
+}
+
+/**
+ * The device's used-ring bookkeeping after one burst. @p ring0 is region
+ * 0 as it was before the burst. Used entry i must name the head of the
+ * i-th avail entry consumed: checked when the driver's part of the rings
+ * still holds what the device read (an RX buffer may overlay them) and
+ * no used entry was flushed before the end of the burst (then an RX
+ * buffer may overlay the used ring too).
+ */
+static void
+check_burst(uint16_t avail0, uint16_t used0, const uint8_t *ring0,
+		const struct region *r0, const struct layout *l, bool tx)
+{
+	const struct vring_avail *av =
+		(const struct vring_avail *)(ring0 + l->avail_off);
 	uint16_t took = vq->last_avail_idx - avail0;
 	uint16_t gave = vq->last_used_idx - used0;
+	uint16_t mask = vq->size - 1, i;
+	struct vring_used_elem e;
 
 	FUZZ_CHECK(vq->shadow_count == 0, "%u used entries left staged",
 			vq->shadow_count);
@@ -261,6 +303,19 @@ check_burst(uint16_t avail0, uint16_t used0)
 			took, gave);
 	FUZZ_CHECK(took <= vq->size, "consumed %u entries of a ring of %u",
 			took, vq->size);
+	if (!tx && (took >= IOVH_SHADOW_USED ||
+			memcmp(ring0, r0->buf, l->used_off) != 0))
+		return;
+	for (i = 0; i < took; i++) {
+		e = vq->used->ring[(uint16_t)(used0 + i) & mask];
+		FUZZ_CHECK(e.id == av->ring[(uint16_t)(avail0 + i) & mask],
+			"used entry %u names head %u, avail entry %u was %u",
+			(uint16_t)(used0 + i), e.id, (uint16_t)(avail0 + i),
+			av->ring[(uint16_t)(avail0 + i) & mask]);
+		FUZZ_CHECK(!tx || e.len == 0,
+			"TX used entry %u with length %u: nothing was written",
+			(uint16_t)(used0 + i), e.len);
+	}
 }
 
 /**
@@ -273,9 +328,10 @@ check_burst(uint16_t avail0, uint16_t used0)
  *   4  IOTLB invalidate of c + 1 pages from IOVA (a | b << 8) << 12
  */
 static void
-run_op(const uint8_t op[4], struct rte_mempool *tx_mp, struct region *r0,
-		const struct layout *l)
+run_op(const uint8_t op[4], struct rte_mempool *tx_mp, struct region *reg,
+		unsigned int nreg, const struct layout *l)
 {
+	struct region *r0 = &reg[0];
 	struct rte_mbuf *pkts[RTE_MAX(MAX_BURST, MAX_RX_PKTS)];
 	uint16_t avail0 = vq->last_avail_idx, used0 = vq->last_used_idx;
 	uint16_t n, got, i;
@@ -289,14 +345,17 @@ run_op(const uint8_t op[4], struct rte_mempool *tx_mp, struct region *r0,
 	switch (op[0] % 5) {
 	case 0:
 		n = op[1] % (MAX_BURST + 1);
+		for (i = 0; i < nreg; i++)
+			memcpy(snapshot[i], reg[i].buf, reg[i].size);
 		got = iovh_split_dequeue(dev, vq, tx_mp, pkts, n);
+		check_unwritten(reg, nreg, l->used_off, l->bytes - l->used_off);
 		FUZZ_TRACE("dequeue %u: got %u", n, got);
 		FUZZ_CHECK(got <= n, "dequeued %u of %u", got, n);
 		for (i = 0; i < got; i++) {
 			check_mbuf(pkts[i]);
 			rte_pktmbuf_free(pkts[i]);
 		}
-		check_burst(avail0, used0);
+		check_burst(avail0, used0, snapshot[0], r0, l, true);
 		break;
 	case 1:
 		n = op[1] % (MAX_RX_PKTS + 1);
@@ -311,13 +370,14 @@ run_op(const uint8_t op[4], struct rte_mempool *tx_mp, struct region *r0,
 				break;
 		}
 		n = i;
+		memcpy(snapshot[0], r0->buf, l->used_off);
 		got = iovh_split_enqueue(dev, vq, pkts, n);
 		FUZZ_TRACE("enqueue %u: consumed %u", n, got);
 		FUZZ_CHECK(got <= n, "enqueue consumed %u of %u", got, n);
 		/* The mbufs stay the caller's either way. */
 		for (i = 0; i < n; i++)
 			rte_pktmbuf_free(pkts[i]);
-		check_burst(avail0, used0);
+		check_burst(avail0, used0, snapshot[0], r0, l, false);
 		break;
 	case 2:
 		idx = (uint16_t *)(r0->buf + l->avail_off + 2);
@@ -480,7 +540,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	tx_mp = (cfg2 & 1) ? tiny_pool : tx_pool;
 	for (i = 0; i < nops; i++)
-		run_op(ops[i], tx_mp, &reg[0], &l);
+		run_op(ops[i], tx_mp, reg, nreg, &l);
 
 	FUZZ_CHECK(rte_mempool_avail_count(rx_pool) == RX_POOL_N,
 		"%u mbufs missing from the enqueue pool",
