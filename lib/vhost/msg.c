@@ -787,6 +787,23 @@ overlaps(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
 	return a0 <= b1 && b0 <= a1;
 }
 
+/* Whether [first, last] meets any ring of the device. */
+static bool
+ring_hit(struct iovh_dev *dev, uint64_t first, uint64_t last)
+{
+	uint64_t f[4], l[4];
+	unsigned int q, k, n;
+
+	for (q = 0; q < dev->max_queue_pairs * 2u; q++) {
+		n = ring_iovas(dev->vq[q], f, l);
+		for (k = 0; k < n; k++)
+			if (overlaps(f[k], l[k] < f[k] ? UINT64_MAX : l[k],
+					first, last))
+				return true;
+	}
+	return false;
+}
+
 /* Translate again the rings that wait for (or lost) their mapping. */
 static void
 rings_retranslate(struct iovh_dev *dev, bool all)
@@ -937,9 +954,9 @@ static enum h_result
 iotlb_invalidate(struct msg_ctx *ctx, const struct vhu_iotlb *m)
 {
 	struct iovh_dev *dev = ctx->dev;
-	uint64_t last, f[4], l[4];
-	unsigned int q, k, n;
-	bool rings = false;
+	uint64_t last;
+	unsigned int q;
+	bool rings;
 
 	if (m->size == 0)
 		return H_OK;
@@ -953,13 +970,7 @@ iotlb_invalidate(struct msg_ctx *ctx, const struct vhu_iotlb *m)
 			"a mapping; flushing the whole IOTLB", dev->path);
 		iovh_iotlb_flush(&dev->iotlb);
 	}
-	for (q = 0; q < dev->max_queue_pairs * 2u && !rings; q++) {
-		n = ring_iovas(dev->vq[q], f, l);
-		for (k = 0; k < n; k++)
-			if (overlaps(f[k], l[k] < f[k] ? UINT64_MAX : l[k],
-					m->iova, last))
-				rings = true;
-	}
+	rings = ring_hit(dev, m->iova, last);
 	if (rings) {
 		/*
 		 * The rings go, the queues stay: ring_wait is raised before
