@@ -97,21 +97,18 @@ prefetch_avail_desc(const struct iovh_vq *vq, uint16_t idx)
 }
 
 /**
- * Copy one descriptor out of guest memory field by field through a
- * volatile pointer, so the compiler cannot re-read a field later: a value
- * that was checked must be the value that is used, whatever the front-end
- * writes meanwhile. (Volatile rather than atomics because an indirect
- * table need not be naturally aligned.)
+ * Copy one descriptor out of guest memory exactly once, so that a value
+ * that was checked is the value that is used, whatever the front-end
+ * writes meanwhile.
  */
 static __rte_always_inline void
 desc_read(const struct vring_desc *p, struct vring_desc *d)
 {
-	const volatile struct vring_desc *v = p;
-
-	d->addr = v->addr;
-	d->len = v->len;
-	d->flags = v->flags;
-	d->next = v->next;
+	/* One copy (any alignment: a hostile indirect table need not be
+	 * aligned), then a compiler barrier: from here on the compiler may
+	 * not assume guest memory still equals *d, so it uses *d. */
+	memcpy(d, p, sizeof(*d));
+	rte_compiler_barrier();
 }
 
 /**
