@@ -24,10 +24,12 @@
 #   --no-fuzz           skip the fuzz targets
 #   MESON_TEST_ARG      passed to meson test, e.g. --suite fast
 #
-# Environment: IOVH_BUILD_DIR (default build); IOVH_INTEGRATION_TIMEOUT
-# (seconds for tests/run.sh, default 3600); IOVH_FUZZ_SECONDS (per fuzz
-# target, default 30). tests/run.sh gets IOVH_ROOT, IOVH_BUILD_DIR
-# (absolute) and IOVH_PLUGIN (a path EAL accepts for -d).
+# Environment: IOVH_BUILD_DIR (default build; the sanitized and fuzz
+# builds go to the same path with -asan and -fuzz appended);
+# IOVH_INTEGRATION_TIMEOUT (seconds for tests/run.sh, default 3600);
+# IOVH_FUZZ_SECONDS (per fuzz target, default 30). tests/run.sh gets
+# IOVH_ROOT, IOVH_BUILD_DIR (absolute) and IOVH_PLUGIN (a path EAL
+# accepts for -d).
 
 set -euo pipefail
 
@@ -193,6 +195,10 @@ main()
 
 	local build
 	build=$(iovh_build_dir)
+	# Next to the main build, so that test runs on different build
+	# directories do not share them either.
+	export IOVH_ASAN_BUILD_DIR=${IOVH_ASAN_BUILD_DIR:-$build-asan}
+	export IOVH_FUZZ_BUILD_DIR=${IOVH_FUZZ_BUILD_DIR:-$build-fuzz}
 	((unit)) && run_unit "$build" "${meson_args[@]}"
 	((unit && sanitize)) && run_counted "sanitized unit tests" \
 		"$build/test-asan-unit.log" "$IOVH_ROOT/devtools/sanitize.sh" --unit-only
