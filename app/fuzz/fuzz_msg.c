@@ -133,18 +133,6 @@ static const struct iovh_ops ops = {
 	.vring_state_changed = cb_state,
 };
 
-static void
-cleanup(void)
-{
-	unsigned int i;
-
-	/* Only the files: the process is going away anyway. */
-	for (i = 0; i < NDEV; i++)
-		if (devs[i] != NULL)
-			unlink(devs[i]->path);
-	rmdir(sock_dir);
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -159,7 +147,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		perror("mkdtemp");
 		exit(1);
 	}
-	atexit(cleanup);
 	for (i = 0; i < NDEV; i++) {
 		struct iovh_dev_conf conf = {
 			.path = path,
@@ -177,7 +164,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 			fprintf(stderr, "fuzz_msg: cannot create %s\n", path);
 			exit(1);
 		}
+		/* Nobody connects: the socket needs no name, and a crash
+		 * then leaves nothing behind. */
+		unlink(path);
 	}
+	rmdir(sock_dir);
 	poison_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (poison_fd < 0) {
 		perror("/dev/null");
