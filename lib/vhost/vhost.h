@@ -223,12 +223,6 @@ struct iovh_vq {
 	int errfd;
 } __rte_cache_aligned;
 
-/** Where the connection state of a device stands. */
-enum iovh_conn_state {
-	IOVH_CONN_NONE = 0,	/**< No front-end. */
-	IOVH_CONN_ACTIVE,	/**< A front-end is connected. */
-};
-
 struct iovh_conn;
 
 /** An fd the control thread watches, and whose it is. */
