@@ -178,6 +178,7 @@ iovh_vq_stats_get(const struct iovh_dev *dev, uint16_t vq,
 		struct iovh_vq_stats *stats)
 {
 	const struct iovh_vq_counters *c;
+	unsigned int i;
 
 	if (vq >= dev->max_queue_pairs * 2u || stats == NULL)
 		return -EINVAL;
@@ -196,6 +197,34 @@ iovh_vq_stats_get(const struct iovh_dev *dev, uint16_t vq,
 	stats->iotlb_denied = __atomic_load_n(&c->iotlb_denied,
 			__ATOMIC_RELAXED);
 	stats->backlog_max = __atomic_load_n(&c->backlog_max, __ATOMIC_RELAXED);
+	stats->backlog = __atomic_load_n(&dev->vq[vq]->backlog_n,
+			__ATOMIC_RELAXED);
+	for (i = 0; i < IOVH_MISS_LAT_BUCKETS; i++)
+		stats->miss_lat[i] = __atomic_load_n(&c->miss_lat[i],
+				__ATOMIC_RELAXED);
+	return 0;
+}
+
+int
+iovh_dev_stats_get(const struct iovh_dev *dev, struct iovh_dev_stats *stats)
+{
+	if (dev == NULL || stats == NULL)
+		return -EINVAL;
+	/* Control-thread counters, read without a lock: each is one aligned
+	 * 64-bit word, so a reader sees an old or a new value, never a mix. */
+	stats->iotlb_entries = __atomic_load_n(&dev->iotlb.nmaps,
+			__ATOMIC_RELAXED);
+	stats->iotlb_capacity = dev->iotlb.max_maps;
+	stats->iotlb_updates = __atomic_load_n(&dev->iotlb_updates,
+			__ATOMIC_RELAXED);
+	stats->iotlb_invalidates = __atomic_load_n(&dev->iotlb_invalidates,
+			__ATOMIC_RELAXED);
+	stats->iotlb_evictions = __atomic_load_n(&dev->iotlb.evictions,
+			__ATOMIC_RELAXED);
+	stats->misses_sent = __atomic_load_n(&dev->misses_sent,
+			__ATOMIC_RELAXED);
+	stats->connections = __atomic_load_n(&dev->connections,
+			__ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -203,6 +232,7 @@ int
 iovh_vq_stats_reset(struct iovh_dev *dev, uint16_t vq)
 {
 	struct iovh_vq_counters *c;
+	unsigned int i;
 
 	if (vq >= dev->max_queue_pairs * 2u)
 		return -EINVAL;
@@ -217,6 +247,8 @@ iovh_vq_stats_reset(struct iovh_dev *dev, uint16_t vq)
 	__atomic_store_n(&c->iotlb_misses, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->iotlb_denied, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->backlog_max, 0, __ATOMIC_RELAXED);
+	for (i = 0; i < IOVH_MISS_LAT_BUCKETS; i++)
+		__atomic_store_n(&c->miss_lat[i], 0, __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -134,7 +134,10 @@ uint16_t iovh_enqueue_burst(struct iovh_dev *dev, uint16_t vq,
 uint16_t iovh_dequeue_burst(struct iovh_dev *dev, uint16_t vq,
 		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count);
 
-/** Per-virtqueue counters kept by the library. */
+/** Buckets of the miss latency histogram in struct iovh_vq_stats. */
+#define IOVH_MISS_LAT_BUCKETS 16
+
+/** A virtqueue's counters. */
 struct iovh_vq_stats {
 	uint64_t packets;
 	uint64_t bytes;
@@ -146,7 +149,35 @@ struct iovh_vq_stats {
 	uint64_t iotlb_misses;	/**< Translations that found no mapping. */
 	uint64_t iotlb_denied;	/**< Accesses the mapping did not allow. */
 	uint64_t backlog_max;	/**< Most packets held at once on a miss. */
+	uint64_t backlog;	/**< Packets held right now. */
+	/**
+	 * IOTLB misses of this queue resolved by an UPDATE, by the time from
+	 * the poll thread recording the miss to the UPDATE being applied:
+	 * bucket 0 is under 1 us, bucket i (i >= 1) is [2^(i-1), 2^i) us, the
+	 * last bucket is open-ended.
+	 */
+	uint64_t miss_lat[IOVH_MISS_LAT_BUCKETS];
 };
+
+/** Device-wide counters (IOTLB and control-plane). */
+struct iovh_dev_stats {
+	uint64_t iotlb_entries;		/**< Mappings held now. */
+	uint64_t iotlb_capacity;	/**< Most mappings held (iotlb-entries). */
+	uint64_t iotlb_updates;		/**< IOTLB UPDATE messages applied. */
+	uint64_t iotlb_invalidates;	/**< IOTLB INVALIDATE messages applied. */
+	uint64_t iotlb_evictions;	/**< Mappings dropped to stay in the cap. */
+	uint64_t misses_sent;		/**< MISS requests sent (re-sends too). */
+	uint64_t connections;		/**< Front-ends served so far. */
+};
+
+/**
+ * Read a device's counters.
+ * Thread-safety: any thread; values are read without a lock and may be a
+ * moment old.
+ * @return 0, or -EINVAL.
+ */
+int iovh_dev_stats_get(const struct iovh_dev *dev,
+		struct iovh_dev_stats *stats);
 
 /**
  * Read a virtqueue's counters.

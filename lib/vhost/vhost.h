@@ -138,6 +138,8 @@ struct iovh_vq_counters {
 	uint64_t iotlb_misses;	/**< Translations that found nothing. */
 	uint64_t iotlb_denied;	/**< Accesses the permission refused. */
 	uint64_t backlog_max;	/**< High-water mark of the backlog. */
+	/** Miss latency histogram (control thread writes, see iovhost.h). */
+	uint64_t miss_lat[IOVH_MISS_LAT_BUCKETS];
 };
 
 /** An IOTLB miss reported by a poll thread to the control thread. */
