@@ -154,19 +154,49 @@ iovh_enqueue_burst(struct iovh_dev *dev, uint16_t vq_idx,
 	return n;
 }
 
+/*
+ * Hand a RARP for the MAC SEND_RARP named to the application, ahead of
+ * the burst. Only virtqueue 1 does it, so the flag has one consumer and
+ * needs no read-modify-write: the control thread only ever sets it, this
+ * poll thread only clears it. A second SEND_RARP landing between our load
+ * and our store is folded into the RARP being sent (same guest, same MAC).
+ * Without an mbuf the flag stays set and the next burst tries again.
+ */
+static __rte_noinline uint16_t
+rarp_inject(struct iovh_dev *dev, struct rte_mempool *mp,
+		struct rte_mbuf **pkts)
+{
+	uint64_t mac = __atomic_load_n(&dev->rarp_mac, __ATOMIC_RELAXED);
+
+	pkts[0] = iovh_rarp_build(mp, mac);
+	if (pkts[0] == NULL)
+		return 0;
+	__atomic_store_n(&dev->rarp_pending, 0, __ATOMIC_RELAXED);
+	IOVH_LOG_DATA(INFO, "(%s) RARP injected for the migrated guest",
+			dev->path);
+	return 1;
+}
+
 uint16_t
 iovh_dequeue_burst(struct iovh_dev *dev, uint16_t vq_idx,
 		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count)
 {
 	struct iovh_vq *vq;
-	uint16_t n;
+	uint16_t n, r = 0;
 
 	if (unlikely((vq_idx & 1) == 0 || count == 0))
 		return 0;
 	vq = burst_begin(dev, vq_idx);
 	if (vq == NULL)
 		return 0;
-	n = iovh_split_dequeue(dev, vq, mp, pkts, count);
+	/* Acquire pairs with the release in SEND_RARP's handler (msg.c). */
+	if (unlikely(vq_idx == 1 &&
+			__atomic_load_n(&dev->rarp_pending, __ATOMIC_ACQUIRE))) {
+		r = rarp_inject(dev, mp, pkts);
+		pkts += r;
+		count -= r;
+	}
+	n = iovh_split_dequeue(dev, vq, mp, pkts, count) + r;
 	if (n != 0)
 		vq->miss_since = 0;
 	rte_rcu_qsbr_thread_offline(dev->qsbr, vq_idx);

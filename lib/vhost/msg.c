@@ -675,7 +675,10 @@ h_send_rarp(struct msg_ctx *ctx)
 	uint64_t mac = ctx->msg->payload.u64 & 0xffffffffffffULL;
 	const uint8_t *b = (const uint8_t *)&mac;
 
-	ctx->dev->rarp_mac = mac;
+	__atomic_store_n(&ctx->dev->rarp_mac, mac, __ATOMIC_RELAXED);
+	/* Release: the MAC above is visible to the poll thread that sees
+	 * the flag (it loads it with acquire, api.c). */
+	__atomic_store_n(&ctx->dev->rarp_pending, 1, __ATOMIC_RELEASE);
 	IOVH_LOG_CONFIG(INFO, "(%s) RARP requested for "
 		"%02x:%02x:%02x:%02x:%02x:%02x", ctx->dev->path,
 		b[0], b[1], b[2], b[3], b[4], b[5]);

@@ -243,6 +243,11 @@ struct iovh_dev {
 	uint64_t log_size;		/**< Bytes in the bitmap. */
 	uint8_t log_on;			/**< VHOST_F_LOG_ALL and a log. */
 	uint8_t running;		/**< new_device accepted. */
+	/**
+	 * SEND_RARP arrived: the next dequeue on virtqueue 1 hands a RARP
+	 * for rarp_mac to the application (see api.c).
+	 */
+	uint8_t rarp_pending;
 	uint64_t features;		/**< Negotiated. */
 	struct iovh_iotlb iotlb;	/**< With VIRTIO_F_IOMMU_PLATFORM. */
 	int miss_efd;			/**< Poll threads ring it on a miss. */
@@ -531,6 +536,14 @@ void iovh_backlogs_complete(struct iovh_dev *dev);
 
 /** Free the mbufs a vq's backlog holds. No poll thread may use the vq. */
 void iovh_vq_backlog_free(struct iovh_vq *vq);
+
+/* ---- rarp.c ---- */
+
+/**
+ * A broadcast RARP from @p mac (its six bytes first in memory, as
+ * SEND_RARP carries it), in one mbuf from @p mp; NULL without an mbuf.
+ */
+struct rte_mbuf *iovh_rarp_build(struct rte_mempool *mp, uint64_t mac);
 
 /* ---- split_ring.c ---- */
 
