@@ -506,6 +506,15 @@ h_get_vring_base(struct msg_ctx *ctx)
 	ctx->reply->hdr.size = sizeof(struct vhu_vring_state);
 	IOVH_LOG_CONFIG(INFO, "(%s) vring %u stopped at %u", dev->path,
 			s->index, vq->last_avail_idx);
+	/*
+	 * Packets parked on IOTLB misses the front-end did not resolve
+	 * before stopping the ring are not in the state it takes over (a
+	 * migrating guest arrives without them): say so, and how many.
+	 */
+	if (vq->backlog_n != 0)
+		IOVH_LOG_CONFIG(WARNING, "(%s) vring %u stopped with %u packets "
+			"waiting for IOTLB misses (%u misses pending): not in the ring",
+			dev->path, s->index, vq->backlog_n, dev->npending);
 	return H_OK;
 }
 
