@@ -107,9 +107,12 @@ for t in "$SRC_DIR"/tests/test_*.sh; do
 	mkdir -p "$LOG_ROOT/$name"
 	start=$(date +%s)
 	rc=0
+	# A test that needs longer says so in a "# run.sh-timeout: N" line.
+	limit=$(sed -n '1,20s/^# run\.sh-timeout: *\([0-9][0-9]*\)$/\1/p' "$t" | head -n1)
+	[ -n "$limit" ] && [ "$limit" -gt "$TEST_TIMEOUT" ] || limit=$TEST_TIMEOUT
 	IOVH_PLUGIN=$PLUGIN IOVH_BUILD_DIR=$BUILD_DIR IOVH_SRC_DIR=$SRC_DIR \
 	IOVH_WORK_DIR=$RUN_DIR IOVH_LOG_DIR=$LOG_ROOT/$name TESTPMD=$TESTPMD \
-		timeout -s TERM -k 15 "$TEST_TIMEOUT" bash "$t" > "$log" 2>&1 < /dev/null || rc=$?
+		timeout -s TERM -k 15 "$limit" bash "$t" > "$log" 2>&1 < /dev/null || rc=$?
 	secs=$(( $(date +%s) - start ))
 	case $rc in
 	0)
@@ -120,7 +123,7 @@ for t in "$SRC_DIR"/tests/test_*.sh; do
 		skipped=$(( skipped + 1 )) ;;
 	*)
 		why="exit status $rc"
-		[ $rc = 124 ] && why="timed out after ${TEST_TIMEOUT}s"
+		[ $rc = 124 ] && why="timed out after ${limit}s"
 		echo "FAIL $name (${secs}s): $why; log $log, testpmd logs in $LOG_ROOT/$name/"
 		tail -n 60 "$log" | sed 's/^/    | /'
 		failed=$(( failed + 1 )) ;;
