@@ -17,7 +17,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <rte_arp.h>
+#include <rte_ether.h>
 #include <rte_lcore.h>
+#include <rte_mbuf.h>
 
 #include "test.h"
 #include "ctrl.h"
@@ -638,6 +641,83 @@ test_log_base(void)
 	return TEST_SUCCESS;
 }
 
+/*
+ * SEND_RARP: the next dequeue on virtqueue 1 starts with a broadcast RARP
+ * from the MAC (as the stock library does after a migration), once; a
+ * reset forgets a RARP not yet sent.
+ */
+static int
+test_send_rarp(void)
+{
+	static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+	const struct rte_ether_hdr *eth;
+	const struct rte_arp_hdr *arp;
+	struct rte_mempool *mp;
+	struct rte_mbuf *pkts[4];
+	struct vhu_msg r;
+	uint64_t v = 0;
+	uint16_t n;
+	int has, rc = TEST_FAILED;
+
+	mp = rte_pktmbuf_pool_create("msg_rarp", 63, 0, 0,
+			RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	TEST_ASSERT_NOT_NULL(mp, "mempool");
+	memcpy(&v, mac, sizeof(mac));
+	if (negotiate((1ULL << VIRTIO_F_VERSION_1) |
+			(1ULL << VHOST_USER_F_PROTOCOL_FEATURES)) != TEST_SUCCESS ||
+			set_mem_two_regions() != TEST_SUCCESS ||
+			setup_vring(0, FVA_A) != TEST_SUCCESS ||
+			setup_vring(1, FVA_A + 0x10000) != TEST_SUCCESS)
+		goto out;
+	if (iovh_dequeue_burst(dev, 1, mp, pkts, 4) != 0)
+		goto out;	/* nothing posted, nothing asked for */
+	if (u64_ack(VHU_SEND_RARP, v) != 0)
+		goto out;
+	n = iovh_dequeue_burst(dev, 1, mp, pkts, 4);
+	if (n != 1) {
+		printf("dequeue after SEND_RARP: %u packets, expected the RARP\n", n);
+		goto out;
+	}
+	eth = rte_pktmbuf_mtod(pkts[0], const struct rte_ether_hdr *);
+	arp = (const struct rte_arp_hdr *)(eth + 1);
+	if (pkts[0]->pkt_len != 60 || pkts[0]->data_len != 60 ||
+			!rte_is_broadcast_ether_addr(&eth->dst_addr) ||
+			memcmp(&eth->src_addr, mac, 6) != 0 ||
+			eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_RARP) ||
+			arp->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REVREQUEST) ||
+			memcmp(&arp->arp_data.arp_sha, mac, 6) != 0 ||
+			memcmp(&arp->arp_data.arp_tha, mac, 6) != 0) {
+		printf("the RARP is not a 60-byte broadcast RARP from the MAC\n");
+		rte_pktmbuf_free(pkts[0]);
+		goto out;
+	}
+	rte_pktmbuf_free(pkts[0]);
+	if (iovh_dequeue_burst(dev, 1, mp, pkts, 4) != 0) {
+		printf("the RARP came twice\n");
+		goto out;
+	}
+	/* Pending across a reset: the next guest must not be announced. */
+	if (u64_ack(VHU_SEND_RARP, v) != 0 ||
+			msg(VHU_RESET_OWNER, 0, NULL, 0, NULL, 0, &r, &has) !=
+			IOVH_MSG_OK ||
+			negotiate((1ULL << VIRTIO_F_VERSION_1) |
+			(1ULL << VHOST_USER_F_PROTOCOL_FEATURES)) != TEST_SUCCESS ||
+			set_mem_two_regions() != TEST_SUCCESS ||
+			setup_vring(0, FVA_A) != TEST_SUCCESS ||
+			setup_vring(1, FVA_A + 0x10000) != TEST_SUCCESS)
+		goto out;
+	if (iovh_dequeue_burst(dev, 1, mp, pkts, 4) != 0) {
+		printf("a RARP asked for before a reset was sent after it\n");
+		rte_pktmbuf_free_bulk(pkts, 1);
+		goto out;
+	}
+	rc = TEST_SUCCESS;
+out:
+	TEST_ASSERT_EQUAL(rte_mempool_avail_count(mp), 63, "mbufs leaked");
+	rte_mempool_free(mp);
+	return rc;
+}
+
 static int
 test_backend_channel(void)
 {
@@ -715,6 +795,7 @@ static const struct iovh_test_case cases[] = {
 	TEST_CASE(test_lifecycle),
 	TEST_CASE(test_legacy_kick_enables),
 	TEST_CASE(test_log_base),
+	TEST_CASE(test_send_rarp),
 	TEST_CASE(test_backend_channel),
 	TEST_CASE(test_ring_host_alignment),
 	TEST_CASE(test_no_fd_leak),
