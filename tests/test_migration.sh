@@ -9,12 +9,17 @@
 # One testpmd serves two vhost-user ports of ours (icmpecho forwarding,
 # --port-topology=loop: each port answers its own guest's ARP and pings).
 # A guest (QEMU TCG, 512 MiB) boots on port 0; a second QEMU, started with
-# -incoming, waits on port 1.  While the guest pings testpmd (a 56-byte
-# ping every 10 ms and a 1400-byte one every 5 ms, tests/qemu/migration-init)
-# the test migrates it over QMP from the first QEMU to the second.  During
-# the migration QEMU turns on dirty logging (LOG_ALL, SET_LOG_BASE with
-# LOG_SHMFD, SET_VRING_ADDR with the log flag) and the back-end must mark
-# every page it writes: the used rings and every received packet.
+# -incoming, waits on port 1.  While the guest pings testpmd (busybox
+# ping, 56 bytes every 10 ms, and tests/qemu/echohold.c, 1400 bytes every
+# 5 ms, whose replies wait in its socket until a second after its last
+# request; see tests/qemu/migration-init) the test migrates it over QMP
+# from the first QEMU to the second.  During the migration QEMU turns on
+# dirty logging (LOG_ALL, SET_LOG_BASE with LOG_SHMFD, SET_VRING_ADDR with
+# the log flag) and the back-end must mark every page it writes: the used
+# rings and every received packet.  The guest keeps dirtying a megabyte
+# and the downtime limit is 1 ms until ITERATE s after the first pass over
+# RAM (tests/qemu/qmp.py): the migration iterates several times, so pages
+# the back-end writes meanwhile reach the destination through its log only.
 #
 # Runs (IOVH_MIGRATION_RUNS, default "none iommu"):
 #   none   no vIOMMU; the NIC has guest_announce=off, so QEMU asks the
@@ -27,12 +32,17 @@
 #  - both ports probed by our PMD; the source back-end logged (negotiated
 #    features with LOG_ALL, a dirty log mapped);
 #  - query-migrate says "completed"; its total time and downtime printed;
-#  - the guest finished on the destination and reports, for each ping,
-#    at most ceil(downtime / interval) echoes lost (the guest is stopped
-#    during the downtime; an echo in flight across the switch-over may
-#    be lost, no more), no duplicates, no IP or ICMP checksum error (the
-#    guest kernel checks every echo our back-end wrote into its memory;
-#    an unlogged page arrives stale on the destination);
+#  - the guest finished on the destination, and its kernel (Icmp
+#    OutEchos, InEchoReps; busybox ping's own count overflows its tiny
+#    socket buffer on a stalled vCPU and is only printed) received every
+#    echo reply but at most ceil(downtime / interval) per ping (the guest
+#    is stopped for the downtime; an echo in flight across the
+#    switch-over may be lost, no more) and, with the vIOMMU, the replies
+#    the source back-end reports parked on IOTLB misses at the stop;
+#    no duplicates, no IP or ICMP checksum error;
+#  - echohold's replies, received on the source and read on the
+#    destination from the buffers the back-end wrote, are byte-exact
+#    (with the back-end's logging disabled, this run loses echoes);
 #  - the destination back-end did not find the used index in guest memory
 #    behind the ring base QEMU passed on (an unlogged used ring);
 #  - the destination announced the guest on port 1: a RARP from the
