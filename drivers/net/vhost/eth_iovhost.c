@@ -93,6 +93,29 @@ iovh_pmd_rx_burst(void *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts)
 	return n;
 }
 
+/*
+ * Nothing went out. A full ring or a ring that waits for its IOTLB mapping
+ * sends the burst back to the caller, as ethdev expects. But a queue the
+ * front-end has not enabled may never be: a one-queue guest on a port with
+ * queues=2, which OVS transmits on because it wants a TX queue per thread.
+ * Handing those packets back would make a caller that retries spin for
+ * good, so they are consumed, dropped and counted. The library never
+ * touches a ring that is not ready, so asking it costs only this slow path
+ * a call; a queue enabled a moment later just loses this one burst.
+ */
+static __rte_noinline uint16_t
+iovh_pmd_tx_stuck(struct iovh_pmd_queue *q, struct rte_mbuf **pkts,
+		uint16_t nb_pkts)
+{
+	if (iovh_vq_enabled(q->dev, q->vq)) {
+		q->stats.missed += nb_pkts;
+		return 0;
+	}
+	rte_pktmbuf_free_bulk(pkts, nb_pkts);
+	q->stats.disabled += nb_pkts;
+	return nb_pkts;
+}
+
 static uint16_t
 iovh_pmd_tx_burst(void *txq, struct rte_mbuf **pkts, uint16_t nb_pkts)
 {
@@ -102,6 +125,8 @@ iovh_pmd_tx_burst(void *txq, struct rte_mbuf **pkts, uint16_t nb_pkts)
 	if (unlikely(!iovh_pmd_queue_usable(q)))
 		return 0;
 	n = iovh_enqueue_burst(q->dev, q->vq, pkts, nb_pkts);
+	if (unlikely(n == 0))
+		return iovh_pmd_tx_stuck(q, pkts, nb_pkts);
 	/* The library copied them; ethdev's contract makes them ours. */
 	iovh_pmd_count(&q->stats, pkts, n);
 	rte_pktmbuf_free_bulk(pkts, n);

@@ -74,6 +74,8 @@ struct iovh_pmd_qstats {
 	uint64_t packets;
 	uint64_t bytes;
 	uint64_t missed;	/**< TX: not taken by the library. */
+	/** TX: dropped, the front-end had not enabled the virtqueue. */
+	uint64_t disabled;
 	uint64_t broadcast;
 	uint64_t multicast;	/**< Not counting broadcast. */
 	uint64_t size[IOVH_PMD_SZ_NB];

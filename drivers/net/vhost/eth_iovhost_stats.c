@@ -39,6 +39,7 @@ enum iovh_pmd_xstat {
 	IOVH_X_NB_RX,
 	/* TX queues only, from here. */
 	IOVH_X_MISSED = IOVH_X_NB_RX,
+	IOVH_X_DISABLED,
 	IOVH_X_NB,
 };
 
@@ -66,6 +67,7 @@ static const char * const iovh_pmd_xstat_names[IOVH_X_NB] = {
 	[IOVH_X_IOTLB_DENIED] = "iotlb_denied",
 	[IOVH_X_BACKLOG_MAX] = "iotlb_backlog_max",
 	[IOVH_X_MISSED] = "missed_packets",
+	[IOVH_X_DISABLED] = "disabled_queue_drops",
 };
 
 /** Fill @p v (IOVH_X_NB values) for one queue. */
@@ -99,8 +101,10 @@ iovh_pmd_queue_xstats(const struct iovh_pmd_internal *internal,
 	v[IOVH_X_IOTLB_MISSES] = lib.iotlb_misses;
 	v[IOVH_X_IOTLB_DENIED] = lib.iotlb_denied;
 	v[IOVH_X_BACKLOG_MAX] = lib.backlog_max;
-	if (!rx)
+	if (!rx) {
 		v[IOVH_X_MISSED] = st->missed;
+		v[IOVH_X_DISABLED] = st->disabled;
+	}
 }
 
 static unsigned int
@@ -205,6 +209,8 @@ iovh_pmd_stats_get(struct rte_eth_dev *eth_dev, struct rte_eth_stats *stats)
 		 * them itself (testpmd adds oerrors to its own TX-dropped).
 		 */
 		stats->oerrors += lib.dropped;
+		/* Consumed and dropped by us: the caller thinks they went. */
+		stats->oerrors += q->stats.disabled;
 		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
 			stats->q_opackets[i] = lib.packets;
 			stats->q_obytes[i] = lib.bytes;
