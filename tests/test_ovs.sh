@@ -1,0 +1,184 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright(c) 2026 The iovhost authors
+#
+# OVS-DPDK (Debian's openvswitch-switch-dpdk, run by path with a private
+# ovsdb-server, database, sockets and log) with two `type=dpdk` ports on the
+# vhost PMD, iommu-support=1, and OpenFlow flows 1->2 and 2->1:
+#
+#   iovhost-frontend --(s1)--> OVS port 2 -> port 1 --(s0)--> testpmd (virtio-user,
+#   IOMMU on, checks every     <-------------------------     io loop, lcore 0)
+#   packet)                    OVS PMD thread on core 1
+#
+#  - every packet the front-end sends comes back intact, and the counters
+#    agree exactly: front-end, OVS `dump-ports` of both ports, testpmd;
+#  - the front-end disconnects and reconnects (twice, other IOTLB settings),
+#    then the testpmd does: traffic resumes each time;
+#  - (ours) port 2 re-added with queues=2 under a one-queue front-end: OVS
+#    transmits on TX queue 1, which the front-end never enabled; the PMD
+#    drops and counts those packets (OVS sees tx errors, no TX failure), the
+#    front-end's rings are left alone and nothing blocks;
+#  - the vswitchd log shows our PMD probed (stock mode: Debian's).
+# Needs openvswitch-switch-dpdk (installed with apt-get if missing).
+
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_ovs.sh"
+
+FE=${IOVH_BUILD_DIR:-$IOVH_SRC_DIR/build}/app/frontend/iovhost-frontend
+# An ASan plugin needs its runtime preloaded, which only the testpmd wrapper
+# of devtools/sanitize.sh does.
+[ "${IOVH_SANITIZED:-0}" != 1 ] || skip "the sanitized plugin cannot be loaded into ovs-vswitchd"
+[ -x "$FE" ] || fail "iovhost-frontend is not built at $FE (meson -Dfrontend=true)"
+ovs_install || skip "openvswitch-switch-dpdk is not installed ($OVS_VSWITCHD) and apt-get could not install it"
+
+OVSD=$IOVH_WORK_DIR/ovs
+s0=$OVSD/s0
+s1=$OVSD/s1
+# The cores: OVS's PMD thread on OVS_PMD_CORE, the front-ends on the other.
+FE_CORE=$(( 1 - OVS_PMD_CORE ))
+# The stock PMD's IOTLB wants read-write ring mappings (doc/frontend.rst).
+FE_IOMMU_EXTRA=()
+[ "$IOVH_MODE" = ours ] || FE_IOMMU_EXTRA=(--perm loose)
+
+ovs_start "$OVSD" "$IOVH_PLUGIN"
+ovs_add_port p0 1 "net_vhost0,iface=$s0,iommu-support=1"
+ovs_add_port p1 2 "net_vhost1,iface=$s1,iommu-support=1"
+ovs_flows_cross 1 2
+wait_socket "$s0" 30
+wait_socket "$s1" 30
+ovs_probe_check "$IOVH_MODE"
+
+# The virtio-user side: testpmd sends back what it gets (io, loop).
+vu_start() {
+	tp_start "$1" --stock --main-lcore "$OVS_PMD_CORE" \
+		--vdev "net_virtio_user0,path=$s0,queues=1" -- \
+		--nb-cores=1 --forward-mode=io --port-topology=loop --rxq=1 --txq=1
+	tp_ready "$1" 60
+	tp_run "$1" 10 start > /dev/null
+}
+
+declare -A C0=()
+# snap: remember every OVS counter of ports 1 and 2.
+snap() {
+	local p d f
+	for p in 1 2; do for d in rx tx; do for f in pkts drop errs; do
+		C0[$p.$d.$f]=$(ovs_port_stat $p $d $f)
+		is_uint "${C0[$p.$d.$f]}" || fail "OVS port $p $d $f: not a number: '${C0[$p.$d.$f]}'"
+	done; done; done
+}
+# delta OFPORT rx|tx FIELD: change since the last snap.
+delta() {
+	local v
+	v=$(ovs_port_stat "$1" "$2" "$3")
+	is_uint "$v" || fail "OVS port $1 $2 $3: not a number: '$v'"
+	echo $(( v - ${C0[$1.$2.$3]} ))
+}
+
+FE_LINE=
+# fe NAME WANT_RC ARGS...: run the front-end on s1, on the front-end core.
+fe() {
+	local name=$1 want=$2 rc=0 out; shift 2
+	out=$IOVH_LOG_DIR/$name.frontend.log
+	# Generous: a loaded 2-core machine can starve any of the three pollers.
+	timeout -k 5 90 taskset -c "$FE_CORE" "$FE" --socket "$s1" --timeout 10 \
+		--connect-timeout 30 --writeoff-ms 5000 "$@" > "$out" 2>&1 || rc=$?
+	FE_LINE=$(grep '^FRONTEND ' "$out" | tail -n1 || true)
+	if [ "$rc" != "$want" ]; then
+		tail -n 25 "$out"
+		fail "$name: iovhost-frontend exited $rc, expected $want ($*)"
+	fi
+	[ -n "$FE_LINE" ] || { tail -n 25 "$out"; fail "$name: no FRONTEND line"; }
+	say "$name: $FE_LINE"
+}
+fe_val() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<< "$FE_LINE"; }
+
+# fwd_round NAME TESTPMD ARGS...: one front-end run through OVS and back;
+# every packet back intact, and every counter on the way agrees.
+fwd_round() {
+	local name=$1 tp=$2 stats t r k; shift 2
+	snap
+	fe "$name" 0 --queues 1 --expect io "$@"
+	t=$(fe_val tx_pkts); r=$(fe_val rx_pkts)
+	for k in lost corrupt dup reorder violations update_ignored; do
+		expect_eq "$name: front-end $k" "$(fe_val $k)" 0
+	done
+	expect_ge "$name: packets back at the front-end" "$r" 5000
+	expect_eq "$name: packets back = packets sent" "$r" "$t"
+	stats=$(tp_stop_fwd "$tp")
+	# Front-end -> OVS port 2 -> port 1 -> testpmd.
+	expect_eq "$name: OVS port 2 rx = front-end tx" "$(delta 2 rx pkts)" "$t"
+	expect_eq "$name: OVS port 1 tx = port 2 rx" "$(delta 1 tx pkts)" "$t"
+	expect_eq "$name: testpmd RX = OVS port 1 tx" "$(fwd_port_stat RX-packets 0 <<< "$stats")" "$t"
+	# testpmd -> OVS port 1 -> port 2 -> front-end.
+	expect_eq "$name: testpmd TX = its RX" "$(fwd_port_stat TX-packets 0 <<< "$stats")" "$t"
+	expect_eq "$name: OVS port 1 rx = testpmd TX" "$(delta 1 rx pkts)" "$t"
+	expect_eq "$name: OVS port 2 tx = front-end rx" "$(delta 2 tx pkts)" "$r"
+	for k in 1.rx.drop 1.rx.errs 1.tx.drop 1.tx.errs 2.rx.drop 2.rx.errs 2.tx.drop 2.tx.errs; do
+		expect_eq "$name: OVS port ${k//./ }" "$(delta ${k//./ })" 0
+	done
+	tp_run "$tp" 10 start > /dev/null
+}
+
+vu_start vu
+
+say "--- front-end (IOMMU pt, 4k) <-> OVS <-> testpmd virtio-user"
+fwd_round pt-4k vu --iommu pt --packets 20000 "${FE_IOMMU_EXTRA[@]}"
+
+say "--- the front-end reconnects (IOMMU pt, 2m pages, 1500-byte frames)"
+fwd_round pt-2m-1500 vu --iommu pt --iotlb-page 2m --size 1500 --packets 10000 "${FE_IOMMU_EXTRA[@]}"
+
+say "--- the testpmd disconnects, a new one connects"
+tp_quit vu
+vu_start vu2
+fwd_round after-vu-reconnect vu2 --iommu pt --packets 20000 "${FE_IOMMU_EXTRA[@]}"
+
+if [ "$IOVH_MODE" = ours ]; then
+	say "--- queues=2 port, one-queue front-end: OVS transmits on a queue never enabled"
+	ovs_del_port p1
+	ovs_add_port p1 2 "net_vhost1,iface=$s1,iommu-support=1,queues=2"
+	wait_socket "$s1" 30
+	txq=$(ovs_appctl dpif/show | sed -n 's/.* p1 .*configured_tx_queues=\([0-9]*\).*/\1/p')
+	expect_eq "OVS TX queues on the queues=2 port (one per thread)" "$txq" 2
+	snap
+	# Nothing comes back: the front-end stalls after its burst (exit 1).
+	fe one-queue-guest 1 --queues 1 --iommu pt --flood --packets 4000
+	t=$(fe_val tx_pkts)
+	expect_ge "one-queue-guest: front-end sent" "$t" 1
+	expect_eq "one-queue-guest: packets back" "$(fe_val rx_pkts)" 0
+	for k in corrupt violations; do
+		expect_eq "one-queue-guest: front-end $k" "$(fe_val $k)" 0
+	done
+	stats=$(tp_stop_fwd vu2)
+	expect_eq "one-queue-guest: OVS port 2 rx = front-end tx" "$(delta 2 rx pkts)" "$t"
+	# A flood: OVS may find testpmd's ring full, and count it.
+	fwd=$(delta 1 tx pkts)
+	expect_eq "one-queue-guest: OVS port 1 tx pkts + drop = port 2 rx" \
+		$(( fwd + $(delta 1 tx drop) )) "$t"
+	expect_ge "one-queue-guest: OVS port 1 tx pkts" "$fwd" 1
+	expect_eq "one-queue-guest: testpmd RX = OVS port 1 tx" "$(fwd_port_stat RX-packets 0 <<< "$stats")" "$fwd"
+	back=$(fwd_port_stat TX-packets 0 <<< "$stats")
+	expect_eq "one-queue-guest: testpmd sent back all" "$back" "$fwd"
+	expect_eq "one-queue-guest: OVS port 1 rx" "$(delta 1 rx pkts)" "$back"
+	# Consumed by the PMD, dropped and counted (tx errors); OVS never had
+	# a packet turned back (its tx drop counts TX failures).
+	expect_eq "one-queue-guest: OVS port 2 tx pkts" "$(delta 2 tx pkts)" 0
+	expect_eq "one-queue-guest: OVS port 2 tx errs (dropped by the PMD)" "$(delta 2 tx errs)" "$back"
+	expect_eq "one-queue-guest: OVS port 2 tx drop (TX failures)" "$(delta 2 tx drop)" 0
+	grep -q 'tx queue 1 enabled' "$OVSD/vswitchd.log" &&
+		fail "the one-queue front-end enabled TX queue 1?"
+	tp_run vu2 10 start > /dev/null
+
+	say "--- queues=1 again: the same front-end gets everything back"
+	ovs_del_port p1
+	ovs_add_port p1 2 "net_vhost1,iface=$s1,iommu-support=1"
+	wait_socket "$s1" 30
+	fwd_round one-queue-fixed vu2 --iommu pt --packets 10000
+fi
+
+tp_quit vu2
+ovs_probe_check "$IOVH_MODE"
+ovs_stop
+# Anything the vswitchd said at WARN/ERR about our ports.
+bad=$(grep -E '\|(ERR|EMER)\|' "$OVSD/vswitchd.log" | grep -v -E 'eth_virtio_pci_init|cannot be used' | head -n 5 || true)
+[ -z "$bad" ] || fail "errors in the vswitchd log: $bad"
+say "PASS"
