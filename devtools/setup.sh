@@ -18,6 +18,12 @@ set -euo pipefail
 # shellcheck source=devtools/common.sh
 . "$(dirname "$(realpath "$0")")/common.sh"
 
+# tests/test_ovs.sh and devtools/bench-ovs.sh: OVS with DPDK. Installing it
+# starts no service in a container (policy-rc.d) and leaves the
+# ovs-vswitchd alternative on the non-DPDK binary; the test runs
+# /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk by path.
+IOVH_PACKAGES+=(openvswitch-switch-dpdk)
+
 install_packages()
 {
 	local -a missing
