@@ -19,9 +19,9 @@ set -euo pipefail
 . "$(dirname "$(realpath "$0")")/common.sh"
 
 # tests/test_ovs.sh and devtools/bench-ovs.sh: OVS with DPDK. Installing it
-# starts no service in a container (policy-rc.d) and leaves the
-# ovs-vswitchd alternative on the non-DPDK binary; the test runs
-# /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk by path.
+# leaves the ovs-vswitchd alternative (the system service's binary) on the
+# non-DPDK one; the tests run ovs-vswitchd-dpdk by path, with daemons and
+# files of their own, next to the system service if it runs.
 IOVH_PACKAGES+=(openvswitch-switch-dpdk)
 
 install_packages()

@@ -105,7 +105,11 @@ ovs_start() {
 		other_config:dpdk-socket-limit="$OVS_SOCKET_MEM" \
 		other_config:pmd-cpu-mask="$(printf '0x%x' $(( 1 << OVS_PMD_CORE )))" \
 		other_config:dpdk-extra="$eal"
+	# --disable-system: a vswitchd deletes the datapaths its database does
+	# not name, so without it a system OVS's kernel datapath would go.
+	# --disable-system-route: no need for the kernel's routing table.
 	timeout -s TERM -k 10 "$OVS_MAX_SECONDS" "$OVS_VSWITCHD" "unix:$OVS_DIR/db.sock" \
+		--disable-system --disable-system-route \
 		--pidfile="$OVS_DIR/vswitchd.pid" --unixctl="$OVS_DIR/vswitchd.ctl" \
 		--log-file="$OVS_DIR/vswitchd.log" --no-chdir \
 		> "$OVS_DIR/vswitchd.out" 2>&1 &

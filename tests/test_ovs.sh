@@ -36,9 +36,15 @@ s0=$OVSD/s0
 s1=$OVSD/s1
 # The cores: OVS's PMD thread on OVS_PMD_CORE, the front-ends on the other.
 FE_CORE=$(( 1 - OVS_PMD_CORE ))
-# The stock PMD's IOTLB wants read-write ring mappings (doc/frontend.rst).
-FE_IOMMU_EXTRA=()
-[ "$IOVH_MODE" = ours ] || FE_IOMMU_EXTRA=(--perm loose)
+# IOMMU on for ours. The stock PMD (stock mode only checks the test) drops
+# a burst on every IOTLB miss (doc/frontend.rst), which exact counts cannot
+# take: its runs go without.
+IOMMU_PT=(--iommu pt)
+IOMMU_PT_2M=(--iommu pt --iotlb-page 2m)
+if [ "$IOVH_MODE" != ours ]; then
+	IOMMU_PT=(--iommu off)
+	IOMMU_PT_2M=(--iommu off)
+fi
 
 ovs_start "$OVSD" "$IOVH_PLUGIN"
 ovs_add_port p0 1 "net_vhost0,iface=$s0,iommu-support=1"
@@ -122,15 +128,15 @@ fwd_round() {
 vu_start vu
 
 say "--- front-end (IOMMU pt, 4k) <-> OVS <-> testpmd virtio-user"
-fwd_round pt-4k vu --iommu pt --packets 20000 "${FE_IOMMU_EXTRA[@]}"
+fwd_round pt-4k vu "${IOMMU_PT[@]}" --packets 20000
 
 say "--- the front-end reconnects (IOMMU pt, 2m pages, 1500-byte frames)"
-fwd_round pt-2m-1500 vu --iommu pt --iotlb-page 2m --size 1500 --packets 10000 "${FE_IOMMU_EXTRA[@]}"
+fwd_round pt-2m-1500 vu "${IOMMU_PT_2M[@]}" --size 1500 --packets 10000
 
 say "--- the testpmd disconnects, a new one connects"
 tp_quit vu
 vu_start vu2
-fwd_round after-vu-reconnect vu2 --iommu pt --packets 20000 "${FE_IOMMU_EXTRA[@]}"
+fwd_round after-vu-reconnect vu2 "${IOMMU_PT[@]}" --packets 20000
 
 if [ "$IOVH_MODE" = ours ]; then
 	say "--- queues=2 port, one-queue front-end: OVS transmits on a queue never enabled"
@@ -178,7 +184,10 @@ fi
 tp_quit vu2
 ovs_probe_check "$IOVH_MODE"
 ovs_stop
-# Anything the vswitchd said at WARN/ERR about our ports.
-bad=$(grep -E '\|(ERR|EMER)\|' "$OVSD/vswitchd.log" | grep -v -E 'eth_virtio_pci_init|cannot be used' | head -n 5 || true)
-[ -z "$bad" ] || fail "errors in the vswitchd log: $bad"
+# No error in the vswitchd log. (Debian's PMD logs "device not found"
+# errors whenever OVS reads the state of a port without front-end.)
+if [ "$IOVH_MODE" = ours ]; then
+	bad=$(grep -E '\|(ERR|EMER)\|' "$OVSD/vswitchd.log" | head -n 5 || true)
+	[ -z "$bad" ] || fail "errors in the vswitchd log: $bad"
+fi
 say "PASS"
