@@ -96,7 +96,6 @@ run_one() {
 	tp_quit "vu-$name"
 	ovs_dump_ports > "$IOVH_LOG_DIR/dump-ports-$name.txt"
 	ovs_stop
-	cp "$dir/vswitchd.log" "$IOVH_LOG_DIR/vswitchd-$name.log"
 	mpps=$(awk -v d=$(( b1 - a1 + b2 - a2 )) -v s="$SECS" 'BEGIN { printf "%.3f", d / s / 1e6 }')
 	echo "OVS-BENCH pmd=$mode round=$n size=$SIZE seconds=$SECS mpps=$mpps port1_tx=$(( b1 - a1 )) port2_tx=$(( b2 - a2 )) testpmd_dropped=$drops"
 	RESULTS[$mode]="${RESULTS[$mode]:-} $mpps"

@@ -28,6 +28,8 @@ OVS_SOCKET_MEM=${OVS_SOCKET_MEM:-256}
 
 OVS_DIR=
 OVS_BR=
+OVS_PREFIX=
+_OVS_STARTS=0
 OVS_DB_PID=	# pid of the `timeout` wrapping ovsdb-server
 OVS_VS_PID=	# pid of the `timeout` wrapping ovs-vswitchd
 
@@ -77,7 +79,10 @@ ovs_start() {
 	OVS_BR=iovh$$
 	rm -rf "$OVS_DIR"
 	mkdir -p -m 0755 "$OVS_DIR"
-	eal="--no-pci --log-level=pmd.net.vhost,info --log-level=pmd.net.iovhost,info"
+	# A prefix of our own: OVS's default ("rte") would share the runtime
+	# directory, and the telemetry socket in it, with any other instance.
+	OVS_PREFIX=iovhovs$$$((++_OVS_STARTS))
+	eal="--file-prefix $OVS_PREFIX --no-pci --log-level=pmd.net.vhost,info --log-level=pmd.net.iovhost,info"
 	if [ -n "$plugin" ]; then
 		mkdir -m 0755 "$OVS_DIR/plugin"
 		install -m 0644 "$plugin" "$OVS_DIR/plugin/librte_net_iovhost.so"
@@ -200,6 +205,10 @@ ovs_stop() {
 	if [ -n "$OVS_BR" ] && ip link show "$OVS_BR" > /dev/null 2>&1; then
 		ip link del "$OVS_BR" 2>/dev/null || true
 	fi
+	[ -z "$OVS_PREFIX" ] || rm -rf "/run/dpdk/$OVS_PREFIX"
+	# The work directory goes at exit: keep the logs with the test's.
+	cp "$OVS_DIR/vswitchd.log" "$IOVH_LOG_DIR/$(basename "$OVS_DIR").vswitchd.log" 2>/dev/null || true
+	cp "$OVS_DIR/ovsdb-server.log" "$IOVH_LOG_DIR/$(basename "$OVS_DIR").ovsdb-server.log" 2>/dev/null || true
 }
 
 # ovs_probe_check ours|stock: the vswitchd log shows which driver probed
@@ -225,3 +234,12 @@ _ovs_cleanup() {
 	_tp_cleanup
 }
 trap '_ovs_cleanup' EXIT
+
+# Failure reports: the end of the vswitchd log after the testpmd logs.
+eval "$(declare -f dump_logs | sed '1s/^dump_logs/_ovs_lib_dump_logs/')"
+dump_logs() {
+	_ovs_lib_dump_logs
+	[ -n "$OVS_DIR" ] && [ -f "$OVS_DIR/vswitchd.log" ] || return 0
+	echo "----- last lines of $OVS_DIR/vswitchd.log -----"
+	grep -v '|coverage|' "$OVS_DIR/vswitchd.log" | tail -n 25 | cut -c1-220
+}
