@@ -113,7 +113,13 @@ ovs_start() {
 	# --disable-system: a vswitchd deletes the datapaths its database does
 	# not name, so without it a system OVS's kernel datapath would go.
 	# --disable-system-route: no need for the kernel's routing table.
-	timeout -s TERM -k 10 "$OVS_MAX_SECONDS" "$OVS_VSWITCHD" "unix:$OVS_DIR/db.sock" \
+	# unshare --net: the userspace datapath makes tap devices (one named
+	# ovs-netdev, one per bridge), which in the host's namespace collide
+	# with any other OVS using it and outlive the daemon. In a namespace
+	# of its own they go with it. The vhost-user and control sockets are
+	# files, which the namespace does not change.
+	timeout -s TERM -k 10 "$OVS_MAX_SECONDS" unshare --net \
+		"$OVS_VSWITCHD" "unix:$OVS_DIR/db.sock" \
 		--disable-system --disable-system-route \
 		--pidfile="$OVS_DIR/vswitchd.pid" --unixctl="$OVS_DIR/vswitchd.ctl" \
 		--log-file="$OVS_DIR/vswitchd.log" --no-chdir \
@@ -169,6 +175,26 @@ ovs_port_stat() {
 		}'
 }
 
+# ovs_xstat IFACE NAME: an xstat of the DPDK port behind an OVS interface,
+# read through DPDK telemetry ("unavailable" if the socket cannot be used).
+ovs_xstat() {
+	local port out
+	port=$(ovs_vsctl get interface "$1" status:port_no | tr -d '"')
+	is_uint "$port" || fail "OVS interface $1: no DPDK port number ($port)"
+	out=$(echo "/ethdev/xstats,$port" |
+		timeout 20 python3 /usr/bin/dpdk-telemetry.py -f "$OVS_PREFIX" 2>/dev/null) ||
+		{ echo unavailable; return 0; }
+	python3 -c '
+import json, sys
+name = sys.argv[1]
+for line in sys.stdin:
+	line = line.strip()
+	if line.startswith("{") and "/ethdev/xstats" in line:
+		print(json.loads(line)["/ethdev/xstats"].get(name, "missing"))
+		sys.exit(0)
+print("unavailable")' "$2" <<< "$out"
+}
+
 # Stop a daemon: ask, then TERM, then KILL.
 _ovs_stop_one() {
 	local what=$1 wrapper=$2 pidfile=$3 ctl=$4 i pid
@@ -193,8 +219,6 @@ _ovs_stop_one() {
 
 ovs_stop() {
 	[ -n "$OVS_DIR" ] || return 0
-	# The bridge's local port is a tap device in the host's namespace,
-	# which an exiting vswitchd leaves behind: remove the bridge first.
 	if [ -n "$OVS_VS_PID" ] && kill -0 "$OVS_VS_PID" 2>/dev/null; then
 		ovs_vsctl --timeout=20 --if-exists del-br "$OVS_BR" > /dev/null 2>&1 || true
 	fi
@@ -202,9 +226,6 @@ ovs_stop() {
 	OVS_VS_PID=
 	_ovs_stop_one ovsdb-server "$OVS_DB_PID" "$OVS_DIR/ovsdb-server.pid" "$OVS_DIR/ovsdb-server.ctl"
 	OVS_DB_PID=
-	if [ -n "$OVS_BR" ] && ip link show "$OVS_BR" > /dev/null 2>&1; then
-		ip link del "$OVS_BR" 2>/dev/null || true
-	fi
 	[ -z "$OVS_PREFIX" ] || rm -rf "/run/dpdk/$OVS_PREFIX"
 	# The work directory goes at exit: keep the logs with the test's.
 	cp "$OVS_DIR/vswitchd.log" "$IOVH_LOG_DIR/$(basename "$OVS_DIR").vswitchd.log" 2>/dev/null || true

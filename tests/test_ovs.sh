@@ -107,30 +107,63 @@ fe() {
 }
 fe_val() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<< "$FE_LINE"; }
 
-# fwd_round NAME TESTPMD ARGS...: one front-end run through OVS and back;
-# every packet back intact, and every counter on the way agrees.
+# Counters of one round, in D[...]: OVS ports (deltas since snap) and the
+# testpmd's forward statistics.
+declare -A D=()
+collect() {
+	local name=$1 stats=$2 p d f
+	for p in 1 2; do for d in rx tx; do for f in pkts drop errs; do
+		D[$p.$d.$f]=$(delta $p $d $f)
+	done; done; done
+	D[tp.rx]=$(fwd_port_stat RX-packets 0 <<< "$stats")
+	D[tp.tx]=$(fwd_port_stat TX-packets 0 <<< "$stats")
+	D[tp.txdrop]=$(fwd_port_stat TX-dropped 0 <<< "$stats")
+	# All of them before any check: a failure shows where packets went.
+	say "$name: testpmd RX ${D[tp.rx]} TX ${D[tp.tx]} TX-dropped ${D[tp.txdrop]}; OVS this round:"
+	for p in 1 2; do
+		say "    port $p rx pkts ${D[$p.rx.pkts]} drop ${D[$p.rx.drop]} errs ${D[$p.rx.errs]}, tx pkts ${D[$p.tx.pkts]} drop ${D[$p.tx.drop]} errs ${D[$p.tx.errs]}"
+	done
+}
+
+# check_path NAME T : every packet the front-end sent (T) is accounted for
+# on the way out: received by OVS port 2, then sent on port 1 or counted
+# as a TX drop there (testpmd's ring was full), received by testpmd, sent
+# back or counted as dropped, received by OVS port 1.
+check_path() {
+	local name=$1 t=$2
+	expect_eq "$name: OVS port 2 rx = front-end tx" "${D[2.rx.pkts]}" "$t"
+	expect_eq "$name: OVS port 2 rx errs + drop" $(( D[2.rx.errs] + D[2.rx.drop] )) 0
+	expect_eq "$name: OVS port 1 tx + tx drop = port 2 rx" $(( D[1.tx.pkts] + D[1.tx.drop] )) "$t"
+	expect_eq "$name: OVS port 1 tx errs" "${D[1.tx.errs]}" 0
+	expect_eq "$name: testpmd RX = OVS port 1 tx" "${D[tp.rx]}" "${D[1.tx.pkts]}"
+	expect_eq "$name: testpmd TX + TX-dropped = its RX" $(( D[tp.tx] + D[tp.txdrop] )) "${D[tp.rx]}"
+	expect_eq "$name: OVS port 1 rx = testpmd TX" "${D[1.rx.pkts]}" "${D[tp.tx]}"
+	expect_eq "$name: OVS port 1 rx errs + drop" $(( D[1.rx.errs] + D[1.rx.drop] )) 0
+}
+
+# fwd_round NAME TESTPMD ARGS...: one front-end run through OVS and back:
+# every packet that comes back is intact, every counter on the way agrees,
+# and a packet is lost only where a ring was full, counted as a drop.
+# (Flow control keeps that rare; a front-end or testpmd starved of CPU on
+# a loaded machine can still let its ring run dry for a moment.)
 fwd_round() {
 	local name=$1 tp=$2 stats t r k; shift 2
 	snap
 	fe "$name" 0 --queues 1 --expect io "$@"
 	t=$(fe_val tx_pkts); r=$(fe_val rx_pkts)
-	for k in lost corrupt dup reorder violations update_ignored; do
+	stats=$(tp_stop_fwd "$tp")
+	collect "$name" "$stats"
+	for k in corrupt dup reorder violations update_ignored; do
 		expect_eq "$name: front-end $k" "$(fe_val $k)" 0
 	done
-	expect_ge "$name: packets back at the front-end" "$r" 5000
-	expect_eq "$name: packets back = packets sent" "$r" "$t"
-	stats=$(tp_stop_fwd "$tp")
-	# Front-end -> OVS port 2 -> port 1 -> testpmd.
-	expect_eq "$name: OVS port 2 rx = front-end tx" "$(delta 2 rx pkts)" "$t"
-	expect_eq "$name: OVS port 1 tx = port 2 rx" "$(delta 1 tx pkts)" "$t"
-	expect_eq "$name: testpmd RX = OVS port 1 tx" "$(fwd_port_stat RX-packets 0 <<< "$stats")" "$t"
-	# testpmd -> OVS port 1 -> port 2 -> front-end.
-	expect_eq "$name: testpmd TX = its RX" "$(fwd_port_stat TX-packets 0 <<< "$stats")" "$t"
-	expect_eq "$name: OVS port 1 rx = testpmd TX" "$(delta 1 rx pkts)" "$t"
-	expect_eq "$name: OVS port 2 tx = front-end rx" "$(delta 2 tx pkts)" "$r"
-	for k in 1.rx.drop 1.rx.errs 1.tx.drop 1.tx.errs 2.rx.drop 2.rx.errs 2.tx.drop 2.tx.errs; do
-		expect_eq "$name: OVS port ${k//./ }" "$(delta ${k//./ })" 0
-	done
+	check_path "$name" "$t"
+	# Back: OVS port 1 -> port 2 -> front-end, drops counted.
+	expect_eq "$name: OVS port 2 tx + tx drop = port 1 rx" $(( D[2.tx.pkts] + D[2.tx.drop] )) "${D[1.rx.pkts]}"
+	expect_eq "$name: OVS port 2 tx errs" "${D[2.tx.errs]}" 0
+	expect_eq "$name: front-end rx = OVS port 2 tx" "$r" "${D[2.tx.pkts]}"
+	expect_eq "$name: front-end lost = drops counted on the way" "$(fe_val lost)" \
+		$(( D[1.tx.drop] + D[tp.txdrop] + D[2.tx.drop] ))
+	expect_ge "$name: packets back at the front-end" "$r" $(( t - t / 20 ))
 	tp_run "$tp" 10 start > /dev/null
 }
 
@@ -164,28 +197,21 @@ if [ "$IOVH_MODE" = ours ]; then
 		expect_eq "one-queue-guest: front-end $k" "$(fe_val $k)" 0
 	done
 	stats=$(tp_stop_fwd vu2)
-	ovs_dump_ports | sed 's/^/    /'
-	ovs_vsctl get interface p1 statistics | tr ',' '\n' | grep -v '=0$' | tr '\n' ' '; echo
-	# A chain the PMD rejects is consumed too, and counted in rx errs
-	# (seen once in a few runs of this flood with 4k IOTLB pages: noted,
-	# not this phase's subject; the other phases want it 0).
-	rxe=$(delta 2 rx errs)
-	[ "$rxe" = 0 ] || say "NOTE: one-queue-guest: OVS port 2 rx errs = $rxe (bad descriptor chains)"
-	expect_eq "one-queue-guest: OVS port 2 rx + rx errs = front-end tx" $(( $(delta 2 rx pkts) + rxe )) "$t"
-	# A flood: OVS may find testpmd's ring full, and count it.
-	fwd=$(delta 1 tx pkts)
-	expect_eq "one-queue-guest: OVS port 1 tx pkts + drop = port 2 rx" \
-		$(( fwd + $(delta 1 tx drop) )) "$t"
-	expect_ge "one-queue-guest: OVS port 1 tx pkts" "$fwd" 1
-	expect_eq "one-queue-guest: testpmd RX = OVS port 1 tx" "$(fwd_port_stat RX-packets 0 <<< "$stats")" "$fwd"
-	back=$(fwd_port_stat TX-packets 0 <<< "$stats")
-	expect_eq "one-queue-guest: testpmd sent back all" "$back" "$fwd"
-	expect_eq "one-queue-guest: OVS port 1 rx" "$(delta 1 rx pkts)" "$back"
-	# Consumed by the PMD, dropped and counted (tx errors); OVS never had
-	# a packet turned back (its tx drop counts TX failures).
-	expect_eq "one-queue-guest: OVS port 2 tx pkts" "$(delta 2 tx pkts)" 0
-	expect_eq "one-queue-guest: OVS port 2 tx errs (dropped by the PMD)" "$(delta 2 tx errs)" "$back"
-	expect_eq "one-queue-guest: OVS port 2 tx drop (TX failures)" "$(delta 2 tx drop)" 0
+	collect one-queue-guest "$stats"
+	check_path one-queue-guest "$t"
+	expect_ge "one-queue-guest: OVS port 1 rx (sent back)" "${D[1.rx.pkts]}" 1
+	# Consumed by the PMD, dropped and counted (tx errs); OVS never had a
+	# packet turned back (its tx drop counts TX failures).
+	expect_eq "one-queue-guest: OVS port 2 tx pkts" "${D[2.tx.pkts]}" 0
+	expect_eq "one-queue-guest: OVS port 2 tx errs (dropped by the PMD)" "${D[2.tx.errs]}" "${D[1.rx.pkts]}"
+	expect_eq "one-queue-guest: OVS port 2 tx drop (TX failures)" "${D[2.tx.drop]}" 0
+	# The same drops in the PMD's own xstat, through DPDK telemetry.
+	xs=$(ovs_xstat p1 tx_q1_disabled_queue_drops)
+	if [ "$xs" = unavailable ]; then
+		say "(DPDK telemetry not reachable: xstat not checked)"
+	else
+		expect_eq "one-queue-guest: xstat tx_q1_disabled_queue_drops" "$xs" "${D[1.rx.pkts]}"
+	fi
 	grep -q 'tx queue 1 enabled' "$OVSD/vswitchd.log" &&
 		fail "the one-queue front-end enabled TX queue 1?"
 	tp_run vu2 10 start > /dev/null
