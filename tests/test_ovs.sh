@@ -3,15 +3,18 @@
 # Copyright(c) 2026 The iovhost authors
 #
 # OVS-DPDK (Debian's openvswitch-switch-dpdk, run by path with a private
-# ovsdb-server, database, sockets and log) with two `type=dpdk` ports on the
-# vhost PMD, iommu-support=1, and OpenFlow flows 1->2 and 2->1:
+# ovsdb-server, database, sockets and log, in a network namespace of its
+# own) with two `type=dpdk` ports on the vhost PMD, iommu-support=1, and
+# OpenFlow flows 1->2 and 2->1:
 #
 #   iovhost-frontend --(s1)--> OVS port 2 -> port 1 --(s0)--> testpmd (virtio-user,
 #   IOMMU on, checks every     <-------------------------     io loop, lcore 0)
 #   packet)                    OVS PMD thread on core 1
 #
-#  - every packet the front-end sends comes back intact, and the counters
-#    agree exactly: front-end, OVS `dump-ports` of both ports, testpmd;
+#  - every packet that comes back is intact, and every packet is accounted
+#    for by the counters of the front-end, OVS (`dump-ports`, both ports)
+#    and testpmd: delivered, or dropped where a ring was full and counted;
+#    at least 95 % come back;
 #  - the front-end disconnects and reconnects (twice, other IOTLB settings),
 #    then the testpmd does: traffic resumes each time;
 #  - (ours) port 2 re-added with queues=2 under a one-queue front-end: OVS
