@@ -30,7 +30,7 @@ SRC_DIR=$(cd "$(dirname "$(realpath "$0")")/.." && pwd)
 BUILD_DIR=$SRC_DIR/build
 SECS=5 ROUNDS=1 BURSTS=16 SIZE=64
 
-usage() { sed -n '/^# Usage:/,/^# A shared/p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '/^# Usage:/,/^# one invocation only/p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build-dir) BUILD_DIR=$2; shift 2 ;;
