@@ -52,14 +52,6 @@ ovs_vsctl() { ovs-vsctl --db="unix:$OVS_DIR/db.sock" --timeout=60 "$@"; }
 ovs_ofctl() { ovs-ofctl "$@"; }
 ovs_appctl() { ovs-appctl -t "$OVS_DIR/vswitchd.ctl" --timeout=60 "$@"; }
 
-# Is the process of the pid file still there (and not a zombie)?
-_ovs_pid_alive() {
-	local pid
-	pid=$(cat "$1" 2>/dev/null) || return 1
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
-		[ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" != Z ]
-}
-
 # _ovs_wait_file PATH SECONDS WHAT
 _ovs_wait_file() {
 	local i

@@ -25,6 +25,8 @@
 # Needs openvswitch-switch-dpdk (installed with apt-get if missing).
 
 . "$(dirname "$0")/lib.sh"
+# The daemons' watchdog: a little more than tests/run.sh gives a test.
+OVS_MAX_SECONDS=${OVS_MAX_SECONDS:-240}
 . "$(dirname "$0")/lib_ovs.sh"
 
 FE=${IOVH_BUILD_DIR:-$IOVH_SRC_DIR/build}/app/frontend/iovhost-frontend
