@@ -100,8 +100,11 @@ iovh_pmd_rx_burst(void *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts)
  * queues=2, which OVS transmits on because it wants a TX queue per thread.
  * Handing those packets back would make a caller that retries spin for
  * good, so they are consumed, dropped and counted. The library never
- * touches a ring that is not ready, so asking it costs only this slow path
- * a call; a queue enabled a moment later just loses this one burst.
+ * touches a ring that is not ready; asking it whether the queue is enabled
+ * costs only this slow path a call. Its answer is a relaxed load and may
+ * be a moment old: a queue enabled just now loses this one burst, one
+ * disabled just now has the burst handed back once more. No ordering with
+ * the ring is needed, since the ring itself is never read here.
  */
 static __rte_noinline uint16_t
 iovh_pmd_tx_stuck(struct iovh_pmd_queue *q, struct rte_mbuf **pkts,
