@@ -41,14 +41,19 @@ s0=$OVSD/s0
 s1=$OVSD/s1
 # The cores: OVS's PMD thread on OVS_PMD_CORE, the front-ends on the other.
 FE_CORE=$(( 1 - OVS_PMD_CORE ))
-# IOMMU on for ours. The stock PMD (stock mode only checks the test) drops
-# a burst on every IOTLB miss (doc/frontend.rst), which exact counts cannot
-# take: its runs go without.
-IOMMU_PT=(--iommu pt)
-IOMMU_PT_2M=(--iommu pt --iotlb-page 2m)
+# IOMMU on for ours: 2 MiB mappings answered on miss, or 4 KiB ones pushed
+# in advance. Not 4 KiB on miss (tests/test_frontend.sh has that): with the
+# front-end starved of CPU on a loaded 2-core machine, one of its hundreds
+# of answers can take longer than the PMD waits for one (a second), and the
+# chain is then dropped as bad, by design (doc/howto_ovs.rst).
+# The stock PMD (stock mode only checks the test) drops a burst on every
+# IOTLB miss (doc/frontend.rst), which exact counts cannot take: its runs
+# go without.
+IOMMU_2M=(--iommu pt --iotlb-page 2m)
+IOMMU_PREFAULT=(--iommu prefault)
 if [ "$IOVH_MODE" != ours ]; then
-	IOMMU_PT=(--iommu off)
-	IOMMU_PT_2M=(--iommu off)
+	IOMMU_2M=(--iommu off)
+	IOMMU_PREFAULT=(--iommu off)
 fi
 
 # Port 2 by our alias, which only our PMD answers to (doc/howto_ovs.rst).
@@ -95,20 +100,27 @@ delta() {
 }
 
 FE_LINE=
+FE_ERR=
 # fe NAME WANT_RC ARGS...: run the front-end on s1, on the front-end core.
+# A wrong exit status fails the test, or with FE_DEFER=1 is left in FE_ERR
+# for later (so that the counters can be shown first).
 fe() {
 	local name=$1 want=$2 rc=0 out; shift 2
 	out=$IOVH_LOG_DIR/$name.frontend.log
+	FE_ERR=
 	# Generous: a loaded 2-core machine can starve any of the three pollers.
 	timeout -k 5 90 taskset -c "$FE_CORE" "$FE" --socket "$s1" --timeout 10 \
 		--connect-timeout 30 --writeoff-ms 5000 "$@" > "$out" 2>&1 || rc=$?
 	FE_LINE=$(grep '^FRONTEND ' "$out" | tail -n1 || true)
 	if [ "$rc" != "$want" ]; then
 		tail -n 25 "$out"
-		fail "$name: iovhost-frontend exited $rc, expected $want ($*)"
+		FE_ERR="$name: iovhost-frontend exited $rc, expected $want ($*)"
+	elif [ -z "$FE_LINE" ]; then
+		tail -n 25 "$out"
+		FE_ERR="$name: no FRONTEND line"
 	fi
-	[ -n "$FE_LINE" ] || { tail -n 25 "$out"; fail "$name: no FRONTEND line"; }
-	say "$name: $FE_LINE"
+	[ -z "$FE_ERR" ] || [ "${FE_DEFER:-0}" = 1 ] || fail "$FE_ERR"
+	say "$name: ${FE_LINE:-(no report)}"
 }
 fe_val() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<< "$FE_LINE"; }
 
@@ -154,10 +166,11 @@ check_path() {
 fwd_round() {
 	local name=$1 tp=$2 stats t r k; shift 2
 	snap
-	fe "$name" 0 --queues 1 --expect io "$@"
+	FE_DEFER=1 fe "$name" 0 --queues 1 --expect io "$@"
 	t=$(fe_val tx_pkts); r=$(fe_val rx_pkts)
 	stats=$(tp_stop_fwd "$tp")
 	collect "$name" "$stats"
+	[ -z "$FE_ERR" ] || fail "$FE_ERR"
 	for k in corrupt dup reorder violations update_ignored; do
 		expect_eq "$name: front-end $k" "$(fe_val $k)" 0
 	done
@@ -174,16 +187,16 @@ fwd_round() {
 
 vu_start vu
 
-say "--- front-end (IOMMU pt, 4k) <-> OVS <-> testpmd virtio-user"
-fwd_round pt-4k vu "${IOMMU_PT[@]}" --packets 20000
+say "--- front-end (IOMMU, 2m pages answered on miss) <-> OVS <-> testpmd virtio-user"
+fwd_round iommu-2m vu "${IOMMU_2M[@]}" --packets 20000
 
-say "--- the front-end reconnects (IOMMU pt, 2m pages, 1500-byte frames)"
-fwd_round pt-2m-1500 vu "${IOMMU_PT_2M[@]}" --size 1500 --packets 10000
+say "--- the front-end reconnects (IOMMU, 4k pages pushed in advance, 1500-byte frames)"
+fwd_round prefault-1500 vu "${IOMMU_PREFAULT[@]}" --size 1500 --packets 10000
 
 say "--- the testpmd disconnects, a new one connects"
 tp_quit vu
 vu_start vu2
-fwd_round after-vu-reconnect vu2 "${IOMMU_PT[@]}" --packets 20000
+fwd_round after-vu-reconnect vu2 "${IOMMU_2M[@]}" --packets 20000
 
 if [ "$IOVH_MODE" = ours ]; then
 	say "--- queues=2 port, one-queue front-end: OVS transmits on a queue never enabled"
@@ -194,7 +207,7 @@ if [ "$IOVH_MODE" = ours ]; then
 	expect_eq "OVS TX queues on the queues=2 port (one per thread)" "$txq" 2
 	snap
 	# Nothing comes back: the front-end stalls after its burst (exit 1).
-	fe one-queue-guest 1 --queues 1 --iommu pt --flood --packets 4000
+	fe one-queue-guest 1 --queues 1 "${IOMMU_2M[@]}" --flood --packets 4000
 	t=$(fe_val tx_pkts)
 	expect_ge "one-queue-guest: front-end sent" "$t" 1
 	expect_eq "one-queue-guest: packets back" "$(fe_val rx_pkts)" 0
@@ -225,7 +238,7 @@ if [ "$IOVH_MODE" = ours ]; then
 	ovs_del_port p1
 	ovs_add_port p1 2 "$dev1,iface=$s1,iommu-support=1"
 	wait_socket "$s1" 30
-	fwd_round one-queue-fixed vu2 --iommu pt --packets 10000
+	fwd_round one-queue-fixed vu2 "${IOMMU_2M[@]}" --packets 10000
 fi
 
 tp_quit vu2
