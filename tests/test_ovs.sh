@@ -17,6 +17,8 @@
 #    at least 95 % come back;
 #  - the front-end disconnects and reconnects (twice, other IOTLB settings),
 #    then the testpmd does: traffic resumes each time;
+#  - (ours) port 2 re-added with client=1, the front-end listening: traffic
+#    flows, and again after the front-end restarts (the PMD reconnects);
 #  - (ours) port 2 re-added with queues=2 under a one-queue front-end: OVS
 #    transmits on TX queue 1, which the front-end never enabled; the PMD
 #    drops and counts those packets (OVS sees tx errors, no TX failure), the
@@ -109,7 +111,7 @@ fe() {
 	out=$IOVH_LOG_DIR/$name.frontend.log
 	FE_ERR=
 	# Generous: a loaded 2-core machine can starve any of the three pollers.
-	timeout -k 5 90 taskset -c "$FE_CORE" "$FE" --socket "$s1" --timeout 10 \
+	timeout -k 5 90 taskset -c "$FE_CORE" "$FE" --socket "${FE_SOCK:-$s1}" --timeout 10 \
 		--connect-timeout 30 --writeoff-ms 5000 "$@" > "$out" 2>&1 || rc=$?
 	FE_LINE=$(grep '^FRONTEND ' "$out" | tail -n1 || true)
 	if [ "$rc" != "$want" ]; then
@@ -239,6 +241,17 @@ if [ "$IOVH_MODE" = ours ]; then
 	ovs_add_port p1 2 "$dev1,iface=$s1,iommu-support=1"
 	wait_socket "$s1" 30
 	fwd_round one-queue-fixed vu2 "${IOMMU_2M[@]}" --packets 10000
+
+	# How QEMU is usually run (doc/howto_ovs.rst): it listens, the PMD
+	# connects, and connects again when the front-end comes back.
+	say "--- client=1: the PMD connects to the front-end, and again after it restarts"
+	ovs_del_port p1
+	sc=$OVSD/client.sock
+	ovs_add_port p1 2 "$dev1,iface=$sc,client=1,iommu-support=1"
+	FE_SOCK=$sc fwd_round client vu2 --server "${IOMMU_2M[@]}" --packets 10000
+	FE_SOCK=$sc fwd_round client-again vu2 --server "${IOMMU_2M[@]}" --packets 10000
+	expect_ge "client mode: connections in the vswitchd log" \
+		"$(grep -c -F "($sc) front-end connected" "$OVSD/vswitchd.log" || true)" 2
 fi
 
 tp_quit vu2
