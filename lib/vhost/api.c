@@ -227,6 +227,7 @@ iovh_vq_stats_get(const struct iovh_dev *dev, uint16_t vq,
 	stats->iotlb_denied = __atomic_load_n(&c->iotlb_denied,
 			__ATOMIC_RELAXED);
 	stats->backlog_max = __atomic_load_n(&c->backlog_max, __ATOMIC_RELAXED);
+	stats->ol_errors = __atomic_load_n(&c->ol_errors, __ATOMIC_RELAXED);
 	stats->backlog = __atomic_load_n(&dev->vq[vq]->backlog_n,
 			__ATOMIC_RELAXED);
 	for (i = 0; i < IOVH_MISS_LAT_BUCKETS; i++)
@@ -277,6 +278,7 @@ iovh_vq_stats_reset(struct iovh_dev *dev, uint16_t vq)
 	__atomic_store_n(&c->iotlb_misses, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->iotlb_denied, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->backlog_max, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->ol_errors, 0, __ATOMIC_RELAXED);
 	for (i = 0; i < IOVH_MISS_LAT_BUCKETS; i++)
 		__atomic_store_n(&c->miss_lat[i], 0, __ATOMIC_RELAXED);
 	return 0;

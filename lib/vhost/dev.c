@@ -14,6 +14,8 @@
 #include <rte_memory.h>
 
 #include "ctrl.h"
+#include "mbuf_alloc.h"
+#include "net_hdr.h"
 #include "socket.h"
 #include "vhost.h"
 
@@ -29,7 +31,37 @@
 	(1ULL << VHOST_USER_F_PROTOCOL_FEATURES) | \
 	(1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
 	(1ULL << VIRTIO_RING_F_EVENT_IDX) | \
-	(1ULL << VIRTIO_F_IN_ORDER))
+	(1ULL << VIRTIO_F_IN_ORDER) | \
+	IOVH_OFFLOAD_FEATURES | \
+	(1ULL << VIRTIO_NET_F_MTU))
+
+/*
+ * Offloads offered by default: those of DPDK 22.11's vhost library, which
+ * its PMD trims to these when tso=0 (HOST_TSO4/6 follow IOVH_F_TSO). GSO
+ * (the legacy "any GSO type" bit) is offered as there; note that a Linux
+ * driver takes it as leave to send TSO.
+ */
+#define IOVH_OFFLOAD_FEATURES ( \
+	(1ULL << VIRTIO_NET_F_CSUM) | \
+	(1ULL << VIRTIO_NET_F_GUEST_CSUM) | \
+	(1ULL << VIRTIO_NET_F_GSO) | \
+	(1ULL << VIRTIO_NET_F_GUEST_TSO4) | \
+	(1ULL << VIRTIO_NET_F_GUEST_TSO6) | \
+	(1ULL << VIRTIO_NET_F_GUEST_ECN) | \
+	(1ULL << VIRTIO_NET_F_GUEST_UFO) | \
+	(1ULL << VIRTIO_NET_F_HOST_ECN) | \
+	(1ULL << VIRTIO_NET_F_HOST_UFO))
+
+/* What lets the front-end send us large (segmentation) packets. */
+#define IOVH_HOST_SEG_FEATURES ( \
+	(1ULL << VIRTIO_NET_F_GSO) | \
+	(1ULL << VIRTIO_NET_F_HOST_TSO4) | \
+	(1ULL << VIRTIO_NET_F_HOST_TSO6) | \
+	(1ULL << VIRTIO_NET_F_HOST_UFO))
+
+/* Any of these and the front-end's headers may carry requests. */
+#define IOVH_HOST_OL_FEATURES (IOVH_HOST_SEG_FEATURES | \
+	(1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_HOST_ECN))
 
 #define IOVH_BASE_PROTOCOL ( \
 	(1ULL << VHU_PROTO_F_MQ) | \
@@ -38,7 +70,8 @@
 	(1ULL << VHU_PROTO_F_REPLY_ACK) | \
 	(1ULL << VHU_PROTO_F_BACKEND_REQ) | \
 	(1ULL << VHU_PROTO_F_CONFIGURE_MEM_SLOTS) | \
-	(1ULL << VHU_PROTO_F_STATUS))
+	(1ULL << VHU_PROTO_F_STATUS) | \
+	(1ULL << VHU_PROTO_F_NET_MTU))
 
 void *
 iovh_zalloc(size_t size)
@@ -165,6 +198,25 @@ iovh_dev_apply_features(struct iovh_dev *dev)
 	unsigned int i;
 	bool v1 = iovh_has_feature(dev, VIRTIO_F_VERSION_1);
 	bool mrg = iovh_has_feature(dev, VIRTIO_NET_F_MRG_RXBUF);
+	uint8_t ol_rx = 0, ol_tx = 0;
+
+	/* Per direction: what net_hdr.c may do on that virtqueue. */
+	if (dev->features & IOVH_HOST_OL_FEATURES)
+		ol_tx |= IOVH_OL_HOST;
+	if (dev->flags & IOVH_F_LEGACY_OL)
+		ol_tx |= IOVH_OL_LEGACY;
+	if (dev->flags & IOVH_F_LINEARBUF)
+		ol_tx |= IOVH_OL_LINEARBUF;
+	if (dev->flags & IOVH_F_EXTBUF)
+		ol_tx |= IOVH_OL_EXTBUF;
+	if (iovh_has_feature(dev, VIRTIO_NET_F_GUEST_CSUM))
+		ol_rx |= IOVH_OL_GUEST_CSUM;
+	if (iovh_has_feature(dev, VIRTIO_NET_F_GUEST_TSO4))
+		ol_rx |= IOVH_OL_GUEST_TSO4;
+	if (iovh_has_feature(dev, VIRTIO_NET_F_GUEST_TSO6))
+		ol_rx |= IOVH_OL_GUEST_TSO6;
+	if (iovh_has_feature(dev, VIRTIO_NET_F_GUEST_UFO))
+		ol_rx |= IOVH_OL_GUEST_UFO;
 
 	for (i = 0; i < dev->max_queue_pairs * 2u; i++) {
 		struct iovh_vq *vq = dev->vq[i];
@@ -177,6 +229,8 @@ iovh_dev_apply_features(struct iovh_dev *dev)
 		vq->log_used = dev->log_on &&
 			(vq->addr.flags & (1u << VHU_VRING_F_LOG));
 		vq->iommu = iovh_has_feature(dev, VIRTIO_F_IOMMU_PLATFORM);
+		/* Even: front-end RX (we enqueue); odd: its TX. */
+		vq->ol = (i & 1) ? ol_tx : ol_rx;
 	}
 }
 
@@ -411,8 +465,16 @@ offered_features(const struct iovh_dev_conf *conf)
 
 	if (conf->max_queue_pairs <= 1)
 		f &= ~(1ULL << VIRTIO_NET_F_MQ);
-	if (conf->mtu != 0)
-		f |= 1ULL << VIRTIO_NET_F_MTU;
+	if (conf->flags & IOVH_F_TSO)
+		f |= (1ULL << VIRTIO_NET_F_HOST_TSO4) |
+			(1ULL << VIRTIO_NET_F_HOST_TSO6);
+	/*
+	 * A linear mbuf cannot take a 64 KiB packet without an external
+	 * buffer: no segmentation from the front-end then (as in DPDK, which
+	 * however keeps offering GSO; that bit lets Linux send TSO too).
+	 */
+	if ((conf->flags & IOVH_F_LINEARBUF) && !(conf->flags & IOVH_F_EXTBUF))
+		f &= ~IOVH_HOST_SEG_FEATURES;
 	/* Every address is then an IOVA, translated through the IOTLB. */
 	if (conf->flags & IOVH_F_IOMMU)
 		f |= 1ULL << VIRTIO_F_IOMMU_PLATFORM;
@@ -454,8 +516,11 @@ iovh_dev_create(const struct iovh_dev_conf *conf)
 	dev->miss_efd = -1;
 	dev->offered_features = offered_features(conf);
 	dev->offered_protocol = IOVH_BASE_PROTOCOL;
-	if (conf->mtu != 0)
-		dev->offered_protocol |= 1ULL << VHU_PROTO_F_NET_MTU;
+	/* Before the device exists: poll threads may use the pool at once. */
+	if ((conf->flags & IOVH_F_EXTBUF) &&
+			iovh_extbuf_pool_init(conf->numa_node) < 0)
+		IOVH_LOG_CONFIG(WARNING, "(%s) ext-buffer without a pool",
+				conf->path);
 	dev->max_mem_slots = IOVH_MAX_MEM_SLOTS;
 	if (conf->flags & IOVH_F_IOMMU) {
 		if (iovh_iotlb_init(&dev->iotlb, conf->iotlb_entries ?

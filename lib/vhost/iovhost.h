@@ -39,13 +39,28 @@ struct iovh_dev;
 #define IOVH_F_IOMMU		(1ULL << 1)
 /** Accept postcopy live migration. */
 #define IOVH_F_POSTCOPY		(1ULL << 2)
-/** Offer TSO in both directions. */
+/**
+ * Also offer HOST_TSO4/HOST_TSO6 (the front-end may send TCP segmentation
+ * requests). Checksums both ways, GUEST_TSO4/6, HOST/GUEST_UFO, ECN and
+ * the legacy GSO bit are offered without it, as by DPDK's vhost library.
+ */
 #define IOVH_F_TSO		(1ULL << 3)
-/** Dequeue large packets into linear (single-segment) mbufs. */
+/**
+ * Dequeue every packet into a single-segment mbuf. Without IOVH_F_EXTBUF
+ * a packet larger than one mbuf is dropped (counted in dropped), and no
+ * host segmentation (HOST_TSO4/6, HOST_UFO, GSO) is offered.
+ */
 #define IOVH_F_LINEARBUF	(1ULL << 4)
-/** Dequeue large packets into mbufs with external buffers. */
+/**
+ * Dequeue a packet larger than one mbuf into one mbuf with an external
+ * buffer (a chain if none can be had, unless IOVH_F_LINEARBUF).
+ */
 #define IOVH_F_EXTBUF		(1ULL << 5)
-/** Report offloads with the legacy mbuf flags. */
+/**
+ * Express offload requests of dequeued packets with the TX mbuf flags
+ * (RTE_MBUF_F_TX_*), as DPDK's vhost did before 21.05, instead of the RX
+ * flags (RTE_MBUF_F_RX_L4_CKSUM_*, RTE_MBUF_F_RX_LRO).
+ */
 #define IOVH_F_LEGACY_OL	(1ULL << 6)
 
 /** Most queue pairs one device may have. */
@@ -80,7 +95,7 @@ struct iovh_dev_conf {
 	uint64_t flags;			/**< IOVH_F_* */
 	uint16_t max_queue_pairs;	/**< 1 .. IOVH_MAX_QUEUE_PAIRS */
 	int numa_node;			/**< For per-queue memory; SOCKET_ID_ANY ok. */
-	uint16_t mtu;			/**< Offered with NET_MTU; 0: not offered. */
+	uint16_t mtu;			/**< Unused: NET_MTU is always offered. */
 	uint32_t iotlb_entries;		/**< IOTLB cap; 0: IOVH_IOTLB_DEFAULT. */
 	const struct iovh_ops *ops;	/**< May be NULL. */
 	void *arg;			/**< Passed to every callback. */
@@ -157,6 +172,13 @@ struct iovh_vq_stats {
 	 * last bucket is open-ended.
 	 */
 	uint64_t miss_lat[IOVH_MISS_LAT_BUCKETS];
+	/**
+	 * Offload work not done: virtio-net headers from the front-end
+	 * ignored as invalid (dequeue), or mbuf offload requests that the
+	 * packet's lengths or the negotiated features did not allow
+	 * (enqueue). The packets themselves still went through.
+	 */
+	uint64_t ol_errors;
 };
 
 /** Device-wide counters (IOTLB and control-plane). */

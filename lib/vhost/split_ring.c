@@ -37,6 +37,7 @@
 #include <rte_memcpy.h>
 #include <rte_prefetch.h>
 
+#include "mbuf_alloc.h"
 #include "net_hdr.h"
 #include "vhost.h"
 
@@ -581,8 +582,10 @@ rx_packet(struct iovh_dev *dev, struct iovh_vq *vq, struct rte_mbuf *m,
 	uint16_t start_avail, start_pos, nbufs, head;
 	uint32_t i, off;
 	int64_t w;
+	int ol_bad;
 
-	iovh_net_hdr_from_mbuf(&hdr.hdr, m);
+	/* Idempotent (checksums are recomputed): a retried packet may redo it. */
+	ol_bad = iovh_net_hdr_from_mbuf(&hdr.hdr, m, vq->ol);
 restart:
 	s.seg = m;
 	s.seg_off = 0;
@@ -637,6 +640,8 @@ restart:
 		memcpy(h.p[i].dst, (const uint8_t *)&hdr + off, h.p[i].len);
 		iovh_log_write(dev, h.p[i].gpa, h.p[i].len);
 	}
+	if (unlikely(ol_bad != 0))
+		stat_add(&vq->stats.ol_errors, 1);
 	return RX_DONE;
 }
 
@@ -706,12 +711,16 @@ enum {
 	TX_BAD,		/**< Bad chain; mbuf to be reused. */
 	TX_NOMEM,	/**< Out of mbufs; chain left in the ring. */
 	TX_MISS,	/**< An IOTLB miss; chain left in the ring. */
+	TX_TOOBIG,	/**< Cannot be linear (linear-buffer); dropped. */
 };
 
 /** Take a half-built packet back to an empty single segment. */
 static __rte_always_inline void
 mbuf_rewind(struct rte_mbuf *m)
 {
+	/* Back to its own buffer; the external one goes back to its pool. */
+	if (unlikely(RTE_MBUF_HAS_EXTBUF(m)))
+		rte_pktmbuf_detach(m);
 	if (unlikely(m->next != NULL)) {
 		rte_pktmbuf_free(m->next);
 		m->next = NULL;
@@ -719,6 +728,60 @@ mbuf_rewind(struct rte_mbuf *m)
 	}
 	m->data_len = 0;
 	m->pkt_len = 0;
+}
+
+/**
+ * Bytes the rest of a chain holds: what is left of the current descriptor
+ * plus the lengths of the descriptors after it, read from a copy of the
+ * walk. Only a size hint: the front-end may change the descriptors before
+ * they are read again for the copy, which checks room itself.
+ */
+static uint64_t
+chain_rest_len(struct iovh_dev *dev, struct iovh_vq *vq,
+		const struct chain *c, uint64_t left)
+{
+	struct chain w = *c;
+	struct vring_desc d;
+
+	while (left <= IOVH_TX_MAX_PKT &&
+			chain_next(&w, dev, vq, &d) == CHAIN_DESC)
+		left += d.len;
+	return left;
+}
+
+/**
+ * The packet being copied into @p m filled the segment @p *seg. Give it
+ * room as the device was configured: an external buffer for the whole
+ * packet (ext-buffer), nothing (linear-buffer: the packet is dropped, as
+ * in DPDK), or by default one more segment from @p mp.
+ */
+static __rte_noinline int
+tx_grow(struct iovh_dev *dev, struct iovh_vq *vq, const struct chain *c,
+		uint64_t left, struct rte_mbuf *m, struct rte_mbuf **seg,
+		struct rte_mempool *mp)
+{
+	struct rte_mbuf *nseg;
+	uint64_t need;
+
+	if (vq->ol & (IOVH_OL_LINEARBUF | IOVH_OL_EXTBUF)) {
+		if ((vq->ol & IOVH_OL_EXTBUF) && *seg == m &&
+				!RTE_MBUF_HAS_EXTBUF(m)) {
+			need = m->data_len + chain_rest_len(dev, vq, c, left);
+			if (need <= IOVH_TX_MAX_PKT &&
+					iovh_mbuf_extbuf_grow(m, need) == 0)
+				return TX_OK;
+		}
+		if (vq->ol & IOVH_OL_LINEARBUF)
+			return TX_TOOBIG;
+		/* ext-buffer alone: a chain when no buffer fits. */
+	}
+	nseg = rte_pktmbuf_alloc(mp);
+	if (unlikely(nseg == NULL))
+		return TX_NOMEM;
+	(*seg)->next = nseg;
+	*seg = nseg;
+	m->nb_segs++;
+	return TX_OK;
 }
 
 /**
@@ -732,7 +795,7 @@ tx_packet(struct iovh_dev *dev, struct iovh_vq *vq, uint16_t head,
 		struct rte_mbuf *m, struct rte_mempool *mp)
 {
 	struct virtio_net_hdr_mrg_rxbuf hdr;
-	struct rte_mbuf *seg = m, *nseg;
+	struct rte_mbuf *seg = m;
 	struct vring_desc d;
 	struct chain c;
 	const uint8_t *src;
@@ -778,12 +841,10 @@ tx_packet(struct iovh_dev *dev, struct iovh_vq *vq, uint16_t head,
 			while (plen > 0) {
 				room = rte_pktmbuf_tailroom(seg);
 				if (unlikely(room == 0)) {
-					nseg = rte_pktmbuf_alloc(mp);
-					if (unlikely(nseg == NULL))
-						return TX_NOMEM;
-					seg->next = nseg;
-					seg = nseg;
-					m->nb_segs++;
+					r = tx_grow(dev, vq, &c, plen + len, m,
+							&seg, mp);
+					if (unlikely(r != TX_OK))
+						return r;
 					room = rte_pktmbuf_tailroom(seg);
 					if (unlikely(room == 0))
 						return TX_NOMEM;
@@ -802,7 +863,8 @@ tx_packet(struct iovh_dev *dev, struct iovh_vq *vq, uint16_t head,
 	/* A header and not even one byte of packet is not a packet. */
 	if (unlikely(hdr_left > 0 || m->pkt_len == 0))
 		return TX_BAD;
-	iovh_net_hdr_to_mbuf(&hdr.hdr, m);
+	if (unlikely(iovh_net_hdr_to_mbuf(&hdr.hdr, m, vq->ol) != 0))
+		stat_add(&vq->stats.ol_errors, 1);
 	return TX_OK;
 }
 
@@ -818,7 +880,7 @@ iovh_split_dequeue(struct iovh_dev *dev, struct iovh_vq *vq,
 		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count)
 {
 	uint16_t avail_idx, used_start, n, got = 0, head;
-	uint64_t bytes = 0, bad = 0;
+	uint64_t bytes = 0, bad = 0, toobig = 0;
 	int r;
 
 	/* Acquire: as in iovh_split_enqueue(). */
@@ -849,8 +911,11 @@ iovh_split_dequeue(struct iovh_dev *dev, struct iovh_vq *vq,
 		}
 		vq->last_avail_idx++;
 		used_push(vq, head, 0);
-		if (unlikely(r == TX_BAD)) {
-			bad++;
+		if (unlikely(r == TX_BAD || r == TX_TOOBIG)) {
+			if (r == TX_BAD)
+				bad++;
+			else
+				toobig++;
 			mbuf_rewind(pkts[got]);
 			continue;
 		}
@@ -868,6 +933,8 @@ iovh_split_dequeue(struct iovh_dev *dev, struct iovh_vq *vq,
 		stat_add(&vq->stats.bad_desc, bad);
 		stat_add(&vq->stats.dropped, bad);
 	}
+	if (unlikely(toobig != 0))
+		stat_add(&vq->stats.dropped, toobig);
 out:
 	avail_event_update(vq);
 	return got;

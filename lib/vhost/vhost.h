@@ -138,6 +138,7 @@ struct iovh_vq_counters {
 	uint64_t iotlb_misses;	/**< Translations that found nothing. */
 	uint64_t iotlb_denied;	/**< Accesses the permission refused. */
 	uint64_t backlog_max;	/**< High-water mark of the backlog. */
+	uint64_t ol_errors;	/**< Offloads not honoured, headers ignored. */
 	/** Miss latency histogram (control thread writes, see iovhost.h). */
 	uint64_t miss_lat[IOVH_MISS_LAT_BUCKETS];
 };
@@ -173,6 +174,7 @@ struct iovh_vq {
 	uint16_t signalled_used;
 	uint8_t signalled_used_valid;
 	uint8_t notify_off;	/**< Application asked for no kicks. */
+	uint8_t ol;		/**< Offloads: IOVH_OL_* of net_hdr.h. */
 	uint32_t mem_hint;	/**< Last region that translated. */
 	struct vring_desc *desc;
 	struct vring_avail *avail;

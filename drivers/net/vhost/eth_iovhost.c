@@ -25,6 +25,8 @@
 #include <bus_vdev_driver.h>
 
 #include "eth_iovhost.h"
+#include "net_hdr.h"
+#include "vhost_user.h"
 
 RTE_LOG_REGISTER(iovh_pmd_logtype, pmd.net.iovhost, NOTICE);
 
@@ -89,6 +91,9 @@ iovh_pmd_rx_burst(void *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts)
 	n = iovh_dequeue_burst(q->dev, q->vq, q->mb_pool, pkts, nb_pkts);
 	for (i = 0; i < n; i++)
 		pkts[i]->port = q->port_id;
+	if (unlikely(*q->rx_sw_csum))
+		for (i = 0; i < n; i++)
+			iovh_net_rx_sw_csum(pkts[i]);
 	iovh_pmd_count(&q->stats, pkts, n);
 	return n;
 }
@@ -156,6 +161,26 @@ iovh_pmd_link_set(struct rte_eth_dev *eth_dev, bool up)
 	return rte_eth_linkstatus_set(eth_dev, &link) == 0;
 }
 
+/*
+ * Whether received packets need their checksum completed here (as DPDK's
+ * vhost PMD does): with compliant flags a partial checksum is reported as
+ * L4_CKSUM_NONE, which an application that did not enable the RX checksum
+ * offload cannot be expected to understand.
+ */
+static void
+iovh_pmd_csum_configure(struct iovh_pmd_internal *internal)
+{
+	const struct rte_eth_dev_data *data = internal->eth_dev->data;
+	uint64_t f = internal->dev != NULL ?
+		iovh_dev_features(internal->dev) : 0;
+
+	internal->rx_sw_csum = !(internal->args.flags & IOVH_F_LEGACY_OL) &&
+		(f & (1ULL << VIRTIO_NET_F_CSUM)) &&
+		!(data->dev_conf.rxmode.offloads &
+			(RTE_ETH_RX_OFFLOAD_TCP_CKSUM |
+			 RTE_ETH_RX_OFFLOAD_UDP_CKSUM));
+}
+
 static int
 iovh_pmd_new_device(struct iovh_dev *dev, void *arg)
 {
@@ -166,6 +191,7 @@ iovh_pmd_new_device(struct iovh_dev *dev, void *arg)
 	/* The front-end's MTU is what the guest will really send. */
 	if (mtu != 0)
 		eth_dev->data->mtu = mtu;
+	iovh_pmd_csum_configure(internal);
 	__atomic_fetch_add(&internal->notify_gen, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_or(&internal->state, IOVH_PMD_ATTACHED,
 			__ATOMIC_RELEASE);
@@ -242,6 +268,10 @@ iovh_pmd_dev_configure(struct rte_eth_dev *eth_dev)
 			nb_tx, internal->args.queues);
 		return -EINVAL;
 	}
+	/* Only while no front-end runs: a poll thread may read it then. */
+	if (!(__atomic_load_n(&internal->state, __ATOMIC_ACQUIRE) &
+			IOVH_PMD_ATTACHED))
+		iovh_pmd_csum_configure(internal);
 	return 0;
 }
 
@@ -256,12 +286,30 @@ iovh_pmd_dev_infos_get(struct rte_eth_dev *eth_dev,
 	info->min_rx_bufsize = IOVH_PMD_MIN_RX_BUFSIZE;
 	info->min_mtu = RTE_ETHER_MIN_MTU;
 	info->max_mtu = IOVH_PMD_MAX_MTU;
+	/* A GSO packet from the front-end: 64 KiB of IP plus Ethernet. */
+	info->max_lro_pkt_size = IOVH_PMD_MAX_RX_PKTLEN;
 	info->max_rx_queues = internal->args.queues;
 	info->max_tx_queues = internal->args.queues;
 	info->speed_capa = RTE_ETH_LINK_SPEED_10G;
 	/* The library chains mbufs for a packet larger than one. */
 	info->rx_offload_capa = RTE_ETH_RX_OFFLOAD_SCATTER;
-	info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	/*
+	 * Enqueue honours checksum and segmentation requests whatever the
+	 * front-end negotiated (what it cannot take is done in software, or
+	 * the packet goes whole). DPDK's vhost PMD advertises only the L4
+	 * checksums, and only with compliant flags, although its library
+	 * honours TSO too; applications check these bits before using TSO.
+	 */
+	info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS |
+		RTE_ETH_TX_OFFLOAD_IPV4_CKSUM |
+		RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
+		RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
+		RTE_ETH_TX_OFFLOAD_TCP_TSO;
+	/* Legacy flags describe received packets with TX flags: no RX capa. */
+	if (!(internal->args.flags & IOVH_F_LEGACY_OL))
+		info->rx_offload_capa |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM |
+			RTE_ETH_RX_OFFLOAD_UDP_CKSUM |
+			RTE_ETH_RX_OFFLOAD_TCP_LRO;
 	return 0;
 }
 
@@ -287,6 +335,7 @@ iovh_pmd_queue_setup(struct rte_eth_dev *eth_dev, bool rx, uint16_t qid,
 	q->vq = rx ? 2 * qid + 1 : 2 * qid;
 	q->port_id = eth_dev->data->port_id;
 	q->nb_desc = nb_desc;
+	q->rx_sw_csum = &internal->rx_sw_csum;
 	if (rx)
 		eth_dev->data->rx_queues[qid] = q;
 	else

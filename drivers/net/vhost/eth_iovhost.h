@@ -93,6 +93,7 @@ struct iovh_pmd_queue {
 	uint16_t qid;
 	uint16_t port_id;
 	uint16_t nb_desc;
+	uint8_t *rx_sw_csum;	/**< RX: &internal->rx_sw_csum. */
 	struct iovh_pmd_qstats stats;
 } __rte_cache_aligned;
 
@@ -112,6 +113,13 @@ struct iovh_pmd_internal {
 	/* --- control path --- */
 	struct rte_eth_dev *eth_dev;
 	struct iovh_pmd_args args;
+	/**
+	 * Complete partial L4 checksums of received packets in software:
+	 * compliant offload flags, CSUM negotiated, and the application did
+	 * not enable the RX checksum offload. Set before the port is marked
+	 * attached (poll threads read it after the acquire of state).
+	 */
+	uint8_t rx_sw_csum;
 	/** Last state vring_state_changed reported, per virtqueue. */
 	uint8_t vq_enabled[IOVH_MAX_QUEUE_PAIRS * 2];
 } __rte_cache_aligned;

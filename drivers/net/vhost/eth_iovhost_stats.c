@@ -36,6 +36,7 @@ enum iovh_pmd_xstat {
 	IOVH_X_IOTLB_MISSES,
 	IOVH_X_IOTLB_DENIED,
 	IOVH_X_BACKLOG_MAX,
+	IOVH_X_OL_ERRORS,
 	IOVH_X_NB_RX,
 	/* TX queues only, from here. */
 	IOVH_X_MISSED = IOVH_X_NB_RX,
@@ -66,6 +67,7 @@ static const char * const iovh_pmd_xstat_names[IOVH_X_NB] = {
 	[IOVH_X_IOTLB_MISSES] = "iotlb_misses",
 	[IOVH_X_IOTLB_DENIED] = "iotlb_denied",
 	[IOVH_X_BACKLOG_MAX] = "iotlb_backlog_max",
+	[IOVH_X_OL_ERRORS] = "offload_errors",
 	[IOVH_X_MISSED] = "missed_packets",
 	[IOVH_X_DISABLED] = "disabled_queue_drops",
 };
@@ -101,6 +103,7 @@ iovh_pmd_queue_xstats(const struct iovh_pmd_internal *internal,
 	v[IOVH_X_IOTLB_MISSES] = lib.iotlb_misses;
 	v[IOVH_X_IOTLB_DENIED] = lib.iotlb_denied;
 	v[IOVH_X_BACKLOG_MAX] = lib.backlog_max;
+	v[IOVH_X_OL_ERRORS] = lib.ol_errors;
 	if (!rx) {
 		v[IOVH_X_MISSED] = st->missed;
 		v[IOVH_X_DISABLED] = st->disabled;
