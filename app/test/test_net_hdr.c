@@ -216,7 +216,7 @@ set_tx(struct rte_mbuf *m, uint64_t flags, uint32_t l2, uint32_t l3,
 }
 
 #define ALL_GUEST (IOVH_OL_GUEST_CSUM | IOVH_OL_GUEST_TSO4 | \
-	IOVH_OL_GUEST_TSO6 | IOVH_OL_GUEST_UFO)
+	IOVH_OL_GUEST_TSO6 | IOVH_OL_GUEST_UFO | IOVH_OL_GUEST_ECN)
 
 /* ------------------------------------------------------------------ */
 /* Enqueue: mbuf -> header                                             */
@@ -328,7 +328,7 @@ enq_ip_cksum(void)
 
 /** A 64 KiB TSO packet in 2 KiB segments. */
 static int
-enq_tso_one(bool v4, uint8_t ol, int want_ret, uint8_t want_gso)
+enq_tso_one(bool v4, uint16_t ol, int want_ret, uint8_t want_gso)
 {
 	uint32_t l3 = v4 ? 20 : 40, l4_off = 14 + l3;
 	uint32_t len = build(v4, L4_TCP, 65535 - l3 - 20 - (v4 ? 0 : 40));
@@ -375,6 +375,28 @@ enq_tso(void)
 			-1, VIRTIO_NET_HDR_GSO_NONE));
 	/* No GUEST_CSUM at all: checksum completed here. */
 	TEST_CHECK(enq_tso_one(true, 0, -1, VIRTIO_NET_HDR_GSO_NONE));
+	return TEST_SUCCESS;
+}
+
+/** CWR in a TSO packet: GSO_ECN, if the front-end negotiated GUEST_ECN. */
+static int
+enq_tso_ecn(void)
+{
+	uint32_t len = build(true, L4_TCP, 9000);
+	struct virtio_net_hdr h;
+	struct rte_mbuf *m;
+
+	pkt[14 + 20 + 13] |= RTE_TCP_CWR_FLAG;
+	m = to_mbuf(len, ROOM);
+	TEST_ASSERT_NOT_NULL(m, "");
+	set_tx(m, RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_SEG, 14, 20, 20, MSS);
+	TEST_ASSERT_EQUAL(iovh_net_hdr_from_mbuf(&h, m, ALL_GUEST), 0, "");
+	TEST_ASSERT_EQUAL(h.gso_type, VIRTIO_NET_HDR_GSO_TCPV4 |
+		VIRTIO_NET_HDR_GSO_ECN, "");
+	TEST_ASSERT_EQUAL(iovh_net_hdr_from_mbuf(&h, m,
+		ALL_GUEST & ~IOVH_OL_GUEST_ECN), 0, "");
+	TEST_ASSERT_EQUAL(h.gso_type, VIRTIO_NET_HDR_GSO_TCPV4, "");
+	rte_pktmbuf_free(m);
 	return TEST_SUCCESS;
 }
 
@@ -780,6 +802,7 @@ static const struct iovh_test_case cases[] = {
 	TEST_CASE(enq_csum),
 	TEST_CASE(enq_ip_cksum),
 	TEST_CASE(enq_tso),
+	TEST_CASE(enq_tso_ecn),
 	TEST_CASE(enq_ufo),
 	TEST_CASE(enq_bad_requests),
 	TEST_CASE(deq_none),

@@ -198,7 +198,7 @@ iovh_dev_apply_features(struct iovh_dev *dev)
 	unsigned int i;
 	bool v1 = iovh_has_feature(dev, VIRTIO_F_VERSION_1);
 	bool mrg = iovh_has_feature(dev, VIRTIO_NET_F_MRG_RXBUF);
-	uint8_t ol_rx = 0, ol_tx = 0;
+	uint16_t ol_rx = 0, ol_tx = 0;
 
 	/* Per direction: what net_hdr.c may do on that virtqueue. */
 	if (dev->features & IOVH_HOST_OL_FEATURES)
@@ -217,6 +217,8 @@ iovh_dev_apply_features(struct iovh_dev *dev)
 		ol_rx |= IOVH_OL_GUEST_TSO6;
 	if (iovh_has_feature(dev, VIRTIO_NET_F_GUEST_UFO))
 		ol_rx |= IOVH_OL_GUEST_UFO;
+	if (iovh_has_feature(dev, VIRTIO_NET_F_GUEST_ECN))
+		ol_rx |= IOVH_OL_GUEST_ECN;
 
 	for (i = 0; i < dev->max_queue_pairs * 2u; i++) {
 		struct iovh_vq *vq = dev->vq[i];

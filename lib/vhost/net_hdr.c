@@ -71,7 +71,7 @@ fold(uint32_t sum)
 
 int
 iovh_net_hdr_from_mbuf_ol(struct virtio_net_hdr *hdr, struct rte_mbuf *m,
-		uint8_t ol)
+		uint16_t ol)
 {
 	uint64_t f = m->ol_flags;
 	uint64_t l4 = f & RTE_MBUF_F_TX_L4_MASK;
@@ -168,6 +168,11 @@ iovh_net_hdr_from_mbuf_ol(struct virtio_net_hdr *hdr, struct rte_mbuf *m,
 			VIRTIO_NET_HDR_GSO_TCPV6;
 		hdr->gso_size = m->tso_segsz;
 		hdr->hdr_len = (uint16_t)(l4_off + m->l4_len);
+		/* CWR must survive segmentation (the Linux ECN convention). */
+		if ((ol & IOVH_OL_GUEST_ECN) &&
+				(((struct rte_tcp_hdr *)(l3 + m->l3_len))->tcp_flags &
+				RTE_TCP_CWR_FLAG))
+			hdr->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
 	} else if (f & RTE_MBUF_F_TX_UDP_SEG) {
 		if (unlikely(m->tso_segsz == 0 || !(ol & IOVH_OL_GUEST_UFO)))
 			return -1;

@@ -22,7 +22,9 @@
  * Mapping, as in DPDK 22.11's vhost library unless noted:
  *  - enqueue: an L4 checksum request becomes NEEDS_CSUM with csum_start =
  *    l2_len + l3_len and the pseudo-header sum in the checksum field; TSO
- *    becomes GSO_TCPV4/TCPV6 (gso_size = tso_segsz, hdr_len = l2+l3+l4),
+ *    becomes GSO_TCPV4/TCPV6 (gso_size = tso_segsz, hdr_len = l2+l3+l4;
+ *    with GSO_ECN when the TCP header has CWR and GUEST_ECN was
+ *    negotiated, which DPDK does not do),
  *    UDP segmentation becomes GSO_UDP; an IPv4 header checksum request is
  *    computed in place. Differences: the pseudo-header of a GSO packet
  *    includes the L4 length (what virtio and Linux expect; the stock
@@ -73,6 +75,8 @@
 #define IOVH_OL_LINEARBUF	(1u << 6)
 /** Dequeue: a large packet may get an external buffer (ext-buffer). */
 #define IOVH_OL_EXTBUF		(1u << 7)
+/** Enqueue: the front-end accepts GSO_ECN (GUEST_ECN). */
+#define IOVH_OL_GUEST_ECN	(1u << 8)
 /**@}*/
 
 /** mbuf TX flags that ask the enqueue path for work. */
@@ -88,7 +92,7 @@
  *   header then describes whatever could be done, at worst nothing.
  */
 int iovh_net_hdr_from_mbuf_ol(struct virtio_net_hdr *hdr, struct rte_mbuf *m,
-		uint8_t ol);
+		uint16_t ol);
 
 /**
  * Slow part of iovh_net_hdr_to_mbuf(): the header asks for an offload.
@@ -116,7 +120,7 @@ int iovh_net_hdr_to_mbuf_ol(const struct virtio_net_hdr *hdr,
  */
 static __rte_always_inline int
 iovh_net_hdr_from_mbuf(struct virtio_net_hdr *hdr, struct rte_mbuf *m,
-		uint8_t ol)
+		uint16_t ol)
 {
 	if (likely(!(m->ol_flags & IOVH_TX_OL_MASK))) {
 		memset(hdr, 0, sizeof(*hdr));
@@ -145,7 +149,7 @@ iovh_net_hdr_from_mbuf(struct virtio_net_hdr *hdr, struct rte_mbuf *m,
  */
 static __rte_always_inline int
 iovh_net_hdr_to_mbuf(const struct virtio_net_hdr *hdr, struct rte_mbuf *m,
-		uint8_t ol)
+		uint16_t ol)
 {
 	if (likely((hdr->flags | hdr->gso_type) == 0))
 		return 0;

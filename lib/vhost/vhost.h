@@ -174,7 +174,7 @@ struct iovh_vq {
 	uint16_t signalled_used;
 	uint8_t signalled_used_valid;
 	uint8_t notify_off;	/**< Application asked for no kicks. */
-	uint8_t ol;		/**< Offloads: IOVH_OL_* of net_hdr.h. */
+	uint16_t ol;		/**< Offloads: IOVH_OL_* of net_hdr.h. */
 	uint32_t mem_hint;	/**< Last region that translated. */
 	struct vring_desc *desc;
 	struct vring_avail *avail;

@@ -268,10 +268,11 @@ iovh_pmd_dev_configure(struct rte_eth_dev *eth_dev)
 			nb_tx, internal->args.queues);
 		return -EINVAL;
 	}
-	/* Only while no front-end runs: a poll thread may read it then. */
-	if (!(__atomic_load_n(&internal->state, __ATOMIC_ACQUIRE) &
-			IOVH_PMD_ATTACHED))
-		iovh_pmd_csum_configure(internal);
+	/*
+	 * The port is stopped (ethdev's rule), so no burst reads this; the
+	 * release of IOVH_PMD_STARTED in dev_start publishes it.
+	 */
+	iovh_pmd_csum_configure(internal);
 	return 0;
 }
 

@@ -116,8 +116,9 @@ struct iovh_pmd_internal {
 	/**
 	 * Complete partial L4 checksums of received packets in software:
 	 * compliant offload flags, CSUM negotiated, and the application did
-	 * not enable the RX checksum offload. Set before the port is marked
-	 * attached (poll threads read it after the acquire of state).
+	 * not enable the RX checksum offload. Written by dev_configure (port
+	 * stopped) and new_device (before IOVH_PMD_ATTACHED is set); poll
+	 * threads read it only after their acquire of state saw both bits.
 	 */
 	uint8_t rx_sw_csum;
 	/** Last state vring_state_changed reported, per virtqueue. */
