@@ -34,6 +34,11 @@
 . "$(dirname "$0")/lib.sh"
 require_ours "offload devargs and the negotiated-features line are ours"
 
+# fail() prints on stdout, which "> /dev/null" or "$(...)" around a helper
+# swallows: say it on stderr too, which reaches the test's log regardless.
+eval "lib_$(declare -f fail)"
+fail() { echo "[$(date +%T)] FAIL: $*" >&2; lib_fail "$@"; }
+
 PK="python3 $IOVH_SRC_DIR/tests/offload_pcap.py"
 W=$IOVH_WORK_DIR
 sock=$W/vh.sock
