@@ -25,8 +25,9 @@
 #     valid checksums.
 #  4. 9000-byte frames fe -> vh with ext-buffer: 50 sent, 50 received, one
 #     segment each; "port config mtu 0 9000" is accepted and shown.
-#  5. tso=0: virtio-user cannot enable TSO (HOST_TSO4/6 not offered); 9000-
-#     byte frames arrive as 5-segment chains (2 KiB mbufs), 50 of 50.
+#  5. tso=0 (and legacy-ol-flags=1: no RX checksum/LRO capability):
+#     virtio-user cannot enable TSO (HOST_TSO4/6 not offered); 9000-byte
+#     frames arrive as 5-segment chains (2 KiB mbufs), 50 of 50.
 #  6. linear-buffer=1 with 2 KiB mbufs: no TSO even with tso=1, and the
 #     50 frames are dropped and counted (as DPDK does); with 10 KiB mbufs
 #     they arrive, 50 of 50, one segment each.
@@ -192,6 +193,13 @@ xs=$(tp_run vh 10 "show port xstats 0")
 expect_eq "our port's rx_q0_offload_errors" \
 	"$(awk '$1 == "rx_q0_offload_errors:" { print $2 }' <<< "$xs")" 0
 
+out=$(tp_run vh 10 "show port 0 rx_offload capabilities" \
+	"show port 0 tx_offload capabilities")
+for c in TCP_CKSUM UDP_CKSUM TCP_LRO TCP_TSO IPV4_CKSUM; do
+	grep -q "$c" <<< "$out" || fail "vh: capability $c not advertised: $out"
+done
+say "ok: compliant flags: RX TCP/UDP_CKSUM, TCP_LRO and TX TCP_TSO, IPV4_CKSUM advertised"
+
 # ------------------------------------------------- 4: 9000 B, ext-buffer, MTU
 out=$(tp_run vh 10 "port config mtu 0 9000" "show port info 0")
 grep -qE '^MTU: 9000' <<< "$out" || fail "vh: MTU 9000 not set: $(grep -i mtu <<< "$out")"
@@ -213,7 +221,11 @@ $PK check full "$W/vh.out.pcap" ||
 say "ok: $N_BIG packets intact at our port, checksums complete and valid"
 
 # ------------------------------------------------- 5: defaults (tso=0)
-start_vh vh2 "queues=1"
+start_vh vh2 "legacy-ol-flags=1"
+out=$(tp_run vh2 10 "show port 0 rx_offload capabilities")
+grep -qE 'TCP_CKSUM|TCP_LRO' <<< "$out" &&
+	fail "vh2: legacy-ol-flags=1 but RX checksum/LRO advertised: $out"
+say "ok: legacy-ol-flags=1: no RX checksum/LRO capability"
 TP_MBUFS=2048 start_fe fe4 "$W/in_jumbo.pcap"
 expect_no_tso fe4 "tso=0"
 wait_link fe4 0 up 10
