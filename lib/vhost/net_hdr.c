@@ -77,6 +77,7 @@ iovh_net_hdr_from_mbuf_ol(struct virtio_net_hdr *hdr, struct rte_mbuf *m,
 	uint64_t l4 = f & RTE_MBUF_F_TX_L4_MASK;
 	uint32_t l3_off = m->l2_len, l4_off = m->l2_len + m->l3_len;
 	uint32_t data_len = rte_pktmbuf_data_len(m), pkt_len = m->pkt_len;
+	const struct rte_tcp_hdr *th;
 	uint32_t l4_hlen, csum_off, sum;
 	uint8_t *l3, *ck, proto;
 	uint16_t c = 0;
@@ -169,9 +170,9 @@ iovh_net_hdr_from_mbuf_ol(struct virtio_net_hdr *hdr, struct rte_mbuf *m,
 		hdr->gso_size = m->tso_segsz;
 		hdr->hdr_len = (uint16_t)(l4_off + m->l4_len);
 		/* CWR must survive segmentation (the Linux ECN convention). */
+		th = (const struct rte_tcp_hdr *)(l3 + m->l3_len);
 		if ((ol & IOVH_OL_GUEST_ECN) &&
-				(((struct rte_tcp_hdr *)(l3 + m->l3_len))->tcp_flags &
-				RTE_TCP_CWR_FLAG))
+				(th->tcp_flags & RTE_TCP_CWR_FLAG))
 			hdr->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
 	} else if (f & RTE_MBUF_F_TX_UDP_SEG) {
 		if (unlikely(m->tso_segsz == 0 || !(ol & IOVH_OL_GUEST_UFO)))

@@ -584,7 +584,7 @@ rx_packet(struct iovh_dev *dev, struct iovh_vq *vq, struct rte_mbuf *m,
 	int64_t w;
 	int ol_bad;
 
-	/* Idempotent (checksums are recomputed): a retried packet may redo it. */
+	/* Idempotent (checksums are recomputed): a retried packet redoes it. */
 	ol_bad = iovh_net_hdr_from_mbuf(&hdr.hdr, m, vq->ol);
 restart:
 	s.seg = m;
