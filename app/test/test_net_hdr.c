@@ -780,6 +780,50 @@ extbuf_grow(void)
 	return TEST_SUCCESS;
 }
 
+/** iovh_mbuf_grow(): chain, external buffer or drop, as configured. */
+static int
+mbuf_grow_policy(void)
+{
+	static const struct {
+		uint16_t ol;
+		uint64_t need;
+		int ret;
+		bool ext;	/* external buffer, else a second segment */
+	} c[] = {
+		{ 0, 9000, 0, false },
+		{ IOVH_OL_LINEARBUF, 9000, IOVH_GROW_TOOBIG, false },
+		{ IOVH_OL_EXTBUF, 9000, 0, true },
+		{ IOVH_OL_EXTBUF, 70000, 0, false },
+		{ IOVH_OL_EXTBUF, 0, 0, false },
+		{ IOVH_OL_EXTBUF | IOVH_OL_LINEARBUF, 9000, 0, true },
+		{ IOVH_OL_EXTBUF | IOVH_OL_LINEARBUF, 70000,
+			IOVH_GROW_TOOBIG, false },
+	};
+	uint32_t len = build(true, L4_TCP, 100);
+	struct rte_mbuf *m, *seg;
+	unsigned int i;
+
+	TEST_ASSERT_SUCCESS(iovh_extbuf_pool_init(rte_socket_id()), "");
+	for (i = 0; i < RTE_DIM(c); i++) {
+		m = to_mbuf(len, ROOM);
+		TEST_ASSERT_NOT_NULL(m, "");
+		seg = m;
+		TEST_ASSERT_EQUAL(iovh_mbuf_grow(m, &seg, mp, c[i].ol,
+			c[i].need), c[i].ret, "case %u", i);
+		TEST_ASSERT_EQUAL(RTE_MBUF_HAS_EXTBUF(m) ? 1 : 0,
+			c[i].ext ? 1 : 0, "case %u", i);
+		TEST_ASSERT_EQUAL(m->nb_segs, c[i].ret == 0 && !c[i].ext ?
+			2 : 1, "case %u", i);
+		TEST_ASSERT(seg == (m->nb_segs == 2 ? m->next : m),
+			"case %u", i);
+		TEST_ASSERT(memcmp(rte_pktmbuf_mtod(m, void *), pkt, len) == 0,
+			"case %u: data lost", i);
+		rte_pktmbuf_free(m);
+	}
+	TEST_ASSERT_EQUAL(rte_mempool_avail_count(mp), NB_MBUF, "mbuf leak");
+	return TEST_SUCCESS;
+}
+
 static int
 suite_setup(void)
 {
@@ -813,6 +857,7 @@ static const struct iovh_test_case cases[] = {
 	TEST_CASE(deq_compliant_other_start),
 	TEST_CASE(deq_compliant_hostile),
 	TEST_CASE(extbuf_grow),
+	TEST_CASE(mbuf_grow_policy),
 	TEST_CASES_END(),
 };
 

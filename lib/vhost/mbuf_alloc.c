@@ -13,6 +13,7 @@
 #include <rte_mempool.h>
 
 #include "mbuf_alloc.h"
+#include "net_hdr.h"
 #include "vhost.h"
 
 /* Largest buffer an mbuf's 16-bit buf_len can describe, cache aligned. */
@@ -106,5 +107,28 @@ iovh_mbuf_extbuf_grow(struct rte_mbuf *m, uint32_t len)
 	/* The mbuf's own buffer is untouched by the attach: copy from it. */
 	memcpy(rte_pktmbuf_mtod(m, void *), old, data_len);
 	m->data_len = data_len;
+	return 0;
+}
+
+int
+iovh_mbuf_grow(struct rte_mbuf *m, struct rte_mbuf **seg,
+		struct rte_mempool *mp, uint16_t ol, uint64_t need)
+{
+	struct rte_mbuf *nseg;
+
+	if (ol & (IOVH_OL_LINEARBUF | IOVH_OL_EXTBUF)) {
+		if ((ol & IOVH_OL_EXTBUF) && need != 0 && need <= UINT16_MAX &&
+				iovh_mbuf_extbuf_grow(m, need) == 0)
+			return 0;
+		if (ol & IOVH_OL_LINEARBUF)
+			return IOVH_GROW_TOOBIG;
+		/* ext-buffer alone: a chain when no buffer fits. */
+	}
+	nseg = rte_pktmbuf_alloc(mp);
+	if (unlikely(nseg == NULL))
+		return IOVH_GROW_NOMEM;
+	(*seg)->next = nseg;
+	*seg = nseg;
+	m->nb_segs++;
 	return 0;
 }

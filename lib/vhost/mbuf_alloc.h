@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 struct rte_mbuf;
+struct rte_mempool;
 
 /** Buffers in the process-wide external-buffer pool. */
 #define IOVH_EXTBUF_POOL_SIZE 256
@@ -50,5 +51,28 @@ int iovh_extbuf_pool_init(int socket_id);
  * @return 0, or -1 (too large, or no memory): @p m is unchanged.
  */
 int iovh_mbuf_extbuf_grow(struct rte_mbuf *m, uint32_t len);
+
+/** iovh_mbuf_grow(): the packet must be dropped (linear-buffer). */
+#define IOVH_GROW_TOOBIG (-2)
+/** iovh_mbuf_grow(): no mbuf left; try the packet again later. */
+#define IOVH_GROW_NOMEM (-1)
+
+/**
+ * The packet being copied into @p m filled the segment @p *seg: make room
+ * the way the device was configured (IOVH_OL_* bits of @p ol): with
+ * IOVH_OL_EXTBUF an external buffer for the whole packet (@p need bytes);
+ * failing that, with IOVH_OL_LINEARBUF nothing (the packet is dropped, as
+ * in DPDK); otherwise one more segment from @p mp, chained after *seg.
+ *
+ * Thread-safety: the poll thread owning @p m.
+ *
+ * @param need
+ *   Bytes of the whole packet: only read with IOVH_OL_EXTBUF, and only a
+ *   hint (the copy checks room itself); 0 when not worth an external
+ *   buffer (m is already chained or external).
+ * @return 0 (*seg has room), IOVH_GROW_TOOBIG or IOVH_GROW_NOMEM.
+ */
+int iovh_mbuf_grow(struct rte_mbuf *m, struct rte_mbuf **seg,
+		struct rte_mempool *mp, uint16_t ol, uint64_t need);
 
 #endif /* IOVH_MBUF_ALLOC_H */

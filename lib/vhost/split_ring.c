@@ -750,38 +750,28 @@ chain_rest_len(struct iovh_dev *dev, struct iovh_vq *vq,
 }
 
 /**
- * The packet being copied into @p m filled the segment @p *seg. Give it
- * room as the device was configured: an external buffer for the whole
- * packet (ext-buffer), nothing (linear-buffer: the packet is dropped, as
- * in DPDK), or by default one more segment from @p mp.
+ * The packet being copied into @p m filled the segment @p *seg: room as
+ * the device was configured (iovh_mbuf_grow()). The size of the whole
+ * packet is worked out only when an external buffer may be used: @p left
+ * bytes of the current descriptor, and the descriptors after it.
  */
 static __rte_noinline int
 tx_grow(struct iovh_dev *dev, struct iovh_vq *vq, const struct chain *c,
 		uint64_t left, struct rte_mbuf *m, struct rte_mbuf **seg,
 		struct rte_mempool *mp)
 {
-	struct rte_mbuf *nseg;
-	uint64_t need;
+	uint64_t need = 0;
 
-	if (vq->ol & (IOVH_OL_LINEARBUF | IOVH_OL_EXTBUF)) {
-		if ((vq->ol & IOVH_OL_EXTBUF) && *seg == m &&
-				!RTE_MBUF_HAS_EXTBUF(m)) {
-			need = m->data_len + chain_rest_len(dev, vq, c, left);
-			if (need <= IOVH_TX_MAX_PKT &&
-					iovh_mbuf_extbuf_grow(m, need) == 0)
-				return TX_OK;
-		}
-		if (vq->ol & IOVH_OL_LINEARBUF)
-			return TX_TOOBIG;
-		/* ext-buffer alone: a chain when no buffer fits. */
-	}
-	nseg = rte_pktmbuf_alloc(mp);
-	if (unlikely(nseg == NULL))
+	if ((vq->ol & IOVH_OL_EXTBUF) && *seg == m && !RTE_MBUF_HAS_EXTBUF(m))
+		need = m->data_len + chain_rest_len(dev, vq, c, left);
+	switch (iovh_mbuf_grow(m, seg, mp, vq->ol, need)) {
+	case 0:
+		return TX_OK;
+	case IOVH_GROW_TOOBIG:
+		return TX_TOOBIG;
+	default:
 		return TX_NOMEM;
-	(*seg)->next = nseg;
-	*seg = nseg;
-	m->nb_segs++;
-	return TX_OK;
+	}
 }
 
 /**
