@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright(c) 2026 The iovhost authors
 #
+# run.sh-timeout: 400
+#
 # A real front-end: QEMU (TCG) boots a Linux guest whose virtio-net NIC sits
 # behind an emulated Intel IOMMU, and our PMD serves it over vhost-user
 # with iommu-support=1.  testpmd answers the guest's ARP and pings
