@@ -459,19 +459,28 @@ h_set_vring_base(struct msg_ctx *ctx)
 
 	if (vq == NULL)
 		return H_ERR;
-	if (s->num > UINT16_MAX) {
+	/* Packed: the upper half may carry the used side (below). */
+	if (s->num > UINT16_MAX &&
+			!iovh_has_feature(dev, VIRTIO_F_RING_PACKED)) {
 		MERR(ctx, "vring %u: base %u exceeds 65535", s->index, s->num);
 		return H_ERR;
 	}
 	iovh_dev_pause(dev);
 	if (iovh_has_feature(dev, VIRTIO_F_RING_PACKED)) {
 		/*
-		 * Bits 0-14: next slot, bit 15: its wrap counter (what QEMU
-		 * and virtio-user send). Nothing is in flight when a ring
-		 * stops here, so the used side resumes at the same place;
-		 * bits 16-31, which newer front-ends may fill with it, add
-		 * nothing.
+		 * Bits 0-14: next slot, bit 15: its wrap counter; bits 16-30
+		 * and 31: the same for the used side (QEMU 7.2 sends both,
+		 * virtio-user the lower half only). This back-end has nothing
+		 * in flight when a ring stops, so both halves are equal when
+		 * it set them; a front-end whose halves differ had buffers in
+		 * flight in another back-end, which cannot be completed here:
+		 * the used side resumes where the avail side does.
 		 */
+		if ((s->num >> 16) != 0 && (s->num >> 16) != (s->num & 0xffff))
+			IOVH_LOG_CONFIG(WARNING, "(%s) vring %u: packed base "
+				"0x%x: used side differs from avail side; "
+				"buffers in flight are not returned",
+				dev->path, s->index, s->num);
 		vq->last_avail_idx = s->num & 0x7fff;
 		vq->avail_wrap = (s->num >> 15) & 1;
 		vq->last_used_idx = vq->last_avail_idx;
@@ -532,10 +541,14 @@ h_get_vring_base(struct msg_ctx *ctx)
 	}
 	ctx->reply->payload.state.index = s->index;
 	ctx->reply->payload.state.num = vq->last_avail_idx;
-	/* Packed: the wrap counter in bit 15, as SET_VRING_BASE takes it. */
-	if (vq->packed)
-		ctx->reply->payload.state.num |=
+	/* Packed: avail slot and wrap counter in the lower half, used slot
+	 * and wrap in the upper half (equal here: nothing is in flight). */
+	if (vq->packed) {
+		uint32_t half = vq->last_avail_idx |
 			(uint32_t)vq->avail_wrap << 15;
+
+		ctx->reply->payload.state.num = half | half << 16;
+	}
 	ctx->reply->hdr.size = sizeof(struct vhu_vring_state);
 	IOVH_LOG_CONFIG(INFO, "(%s) vring %u stopped at %u", dev->path,
 			s->index, vq->last_avail_idx);
