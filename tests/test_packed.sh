@@ -13,17 +13,49 @@
 #    than it sent and at most two rings' worth fewer, each >= MIN;
 #  - B's per-queue xstats: packets equal testpmd's per-stream counts,
 #    bad_desc and drops are 0.
+# The last combination then kills A in the middle of the rings' laps and
+# starts another A with fresh rings (slot 0, wrap counter 1): traffic must
+# flow as before, with no bad chain.
 
 . "$(dirname "$0")/lib.sh"
 require_ours "the packed ring data path is ours"
 
-MIN=50000
+MIN=20000
 
 # has_bit HEX BIT: whether bit BIT of the hex number HEX is set.
 has_bit() { (( ($1 >> $2) & 1 )); }
 
+# check_queues A_STATS B_STATS WHAT: per-queue flows (see the top).
+check_queues() {
+	local q tx rx
+	for q in 0 1; do
+		tx=$(fwd_stream_stat TX-packets 0 "$q" <<< "$1")
+		rx=$(fwd_stream_stat RX-packets 0 "$q" <<< "$1")
+		[ -n "$tx$rx" ] || fail "$3: no per-stream statistics for queue $q"
+		expect_flow "$3 queue $q: A -> B -> A" "$tx" "$rx" \
+			"$MIN" "$(( 2 * IO_INFLIGHT_MAX ))"
+		expect_flow "$3 queue $q: A -> B" "$tx" \
+			"$(fwd_stream_stat RX-packets 0 "$q" <<< "$2")" \
+			"$MIN" "$IO_INFLIGHT_MAX"
+	done
+}
+
+# check_bad_desc NAME: no bad chain and no drop on any queue of port 0.
+check_bad_desc() {
+	local xs q d f seen
+	xs=$(tp_run "$1" 10 "show port xstats 0")
+	for q in 0 1; do
+		for d in rx tx; do
+			for f in bad_desc drops; do
+				seen=$(awk -v k="${d}_q${q}_$f:" '$1 == k { print $2 }' <<< "$xs")
+				expect_eq "$1: xstat ${d}_q${q}_$f" "$seen" 0
+			done
+		done
+	done
+}
+
 run_combo() {
-	local io=$1 mrg=$2 b=b$1$2 a=a$1$2 sock feat xs q d f want seen
+	local io=$1 mrg=$2 restart=${3:-} mark b=b$1$2 a=a$1$2 sock feat xs q d f want seen
 	sock=$IOVH_WORK_DIR/packed$io$mrg.sock
 
 	tp_start "$b" --main-lcore 0 --vdev "net_vhost0,iface=$sock,queues=2" \
@@ -54,16 +86,7 @@ run_combo() {
 	sleep 0.5
 	b_stats=$(tp_stop_fwd "$b")
 
-	for q in 0 1; do
-		tx=$(fwd_stream_stat TX-packets 0 "$q" <<< "$a_stats")
-		rx=$(fwd_stream_stat RX-packets 0 "$q" <<< "$a_stats")
-		[ -n "$tx$rx" ] || fail "$a: no per-stream statistics for queue $q"
-		expect_flow "packed io=$io mrg=$mrg queue $q: A -> B -> A" "$tx" "$rx" \
-			"$MIN" "$(( 2 * IO_INFLIGHT_MAX ))"
-		expect_flow "packed io=$io mrg=$mrg queue $q: A -> B" "$tx" \
-			"$(fwd_stream_stat RX-packets 0 "$q" <<< "$b_stats")" \
-			"$MIN" "$IO_INFLIGHT_MAX"
-	done
+	check_queues "$a_stats" "$b_stats" "packed io=$io mrg=$mrg"
 
 	xs=$(tp_run "$b" 10 "show port xstats 0")
 	for q in 0 1; do
@@ -72,19 +95,36 @@ run_combo() {
 			want=$(fwd_stream_stat "$f" 0 "$q" <<< "$b_stats")
 			seen=$(awk -v k="${d}_q${q}_packets:" '$1 == k { print $2 }' <<< "$xs")
 			expect_eq "$b: xstat ${d}_q${q}_packets" "$seen" "$want"
-			for f in bad_desc drops; do
-				seen=$(awk -v k="${d}_q${q}_$f:" '$1 == k { print $2 }' <<< "$xs")
-				expect_eq "$b: xstat ${d}_q${q}_$f" "$seen" 0
-			done
 		done
 	done
+	check_bad_desc "$b"
+
+	if [ -n "$restart" ]; then
+		# The front-end dies mid-lap; a new one comes with fresh rings
+		# (slot 0, wrap counter 1) to a back-end whose rings were not.
+		tp_kill9 "$a"
+		wait_link "$b" 0 down 10
+		tp_start "$a-2" --stock --main-lcore 1 \
+			--vdev "net_virtio_user0,path=$sock,queues=2,packed_vq=1,in_order=$io,mrg_rxbuf=$mrg" \
+			-- --nb-cores=1 --rxq=2 --txq=2
+		tp_ready "$a-2" 20
+		wait_link "$b" 0 up 10
+		tp_run "$b" 10 start > /dev/null
+		tp_run "$a-2" 10 "start tx_first 4" > /dev/null
+		sleep 3
+		a_stats=$(tp_stop_fwd "$a-2")
+		sleep 0.5
+		b_stats=$(tp_stop_fwd "$b")
+		a=$a-2
+		check_queues "$a_stats" "$b_stats" "packed io=$io mrg=$mrg after a restart"
+		check_bad_desc "$b"
+	fi
 
 	tp_quit "$a"
 	tp_quit "$b"
 }
 
-for io in 0 1; do
-	for mrg in 0 1; do
-		run_combo "$io" "$mrg"
-	done
-done
+run_combo 0 0
+run_combo 0 1
+run_combo 1 0
+run_combo 1 1 restart
