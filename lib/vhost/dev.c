@@ -341,11 +341,14 @@ translate_rings_packed(struct iovh_dev *dev, struct iovh_vq *vq)
 		desc_gpa = iovh_fva_to_gpa(dev->mem, a->desc_user_addr);
 		ev_gpa = iovh_fva_to_gpa(dev->mem, a->used_user_addr);
 	}
-	if (vq->last_avail_idx >= n) {
-		IOVH_LOG_CONFIG(ERR, "(%s) vring %u: base %u past a packed ring "
-			"of %" PRIu64, dev->path, vq->index, vq->last_avail_idx,
-			n);
-		return -1;
+	/* A base from before a SET_VRING_NUM that shrank the ring: start
+	 * the ring afresh (SET_VRING_BASE normally follows anyway). */
+	if (vq->last_avail_idx >= n || vq->last_used_idx >= n) {
+		IOVH_LOG_CONFIG(WARNING, "(%s) vring %u: base %u past a packed "
+			"ring of %" PRIu64 ": starting at 0", dev->path,
+			vq->index, vq->last_avail_idx, n);
+		vq->last_avail_idx = vq->last_used_idx = 0;
+		vq->avail_wrap = vq->used_wrap = 1;
 	}
 	vq->desc_packed = d;
 	vq->driver_event = drv;
