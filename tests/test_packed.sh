@@ -13,6 +13,9 @@
 #    than it sent and at most two rings' worth fewer, each >= MIN;
 #  - B's per-queue xstats: packets equal testpmd's per-stream counts,
 #    bad_desc and drops are 0.
+# Then 4000-byte packets in three segments (A sends them through indirect
+# tables, B gets them back over two mergeable 2 KiB buffers each): counts
+# match, no bad chain, every packet B saw is in the 1519+ size bucket.
 # The last combination then kills A in the middle of the rings' laps and
 # starts another A with fresh rings (slot 0, wrap counter 1): traffic must
 # flow as before, with no bad chain.
@@ -124,7 +127,44 @@ run_combo() {
 	tp_quit "$b"
 }
 
+# run_jumbo: one queue pair, mrg_rxbuf=1, 4000-byte three-segment packets.
+run_jumbo() {
+	local sock=$IOVH_WORK_DIR/packedj.sock a_stats b_stats tx rx xs big
+	tp_start bj --main-lcore 0 --vdev "net_vhost0,iface=$sock" \
+		-- --nb-cores=1 --max-pkt-len=9000 --enable-scatter
+	tp_ready bj
+	assert_driver bj
+	wait_socket "$sock" 5
+	tp_run bj 10 start > /dev/null
+	tp_start aj --stock --main-lcore 1 \
+		--vdev "net_virtio_user0,path=$sock,packed_vq=1,mrg_rxbuf=1,in_order=0" \
+		-- --nb-cores=1 --max-pkt-len=9000 --enable-scatter \
+		--txpkts=1500,1500,1000
+	tp_ready aj 20
+	wait_link bj 0 up 10
+	tp_run aj 10 "start tx_first" > /dev/null
+	sleep 3
+	a_stats=$(tp_stop_fwd aj)
+	sleep 0.5
+	b_stats=$(tp_stop_fwd bj)
+	tx=$(fwd_port_stat TX-packets 0 <<< "$a_stats")
+	rx=$(fwd_port_stat RX-packets 0 <<< "$a_stats")
+	expect_flow "packed jumbo: A -> B -> A" "$tx" "$rx" 1000 "$IO_INFLIGHT_MAX"
+	expect_flow "packed jumbo: A -> B" "$tx" \
+		"$(fwd_port_stat RX-packets 0 <<< "$b_stats")" 1000 "$IO_INFLIGHT_MAX"
+	xs=$(tp_run bj 10 "show port xstats 0")
+	big=$(awk '$1 == "rx_q0_size_1519_to_max_packets:" { print $2 }' <<< "$xs")
+	expect_eq "bj: packets of 1519+ bytes received" "$big" \
+		"$(fwd_port_stat RX-packets 0 <<< "$b_stats")"
+	for f in rx_q0_bad_desc rx_q0_drops tx_q0_bad_desc tx_q0_drops; do
+		expect_eq "bj: xstat $f" "$(awk -v k="$f:" '$1 == k { print $2 }' <<< "$xs")" 0
+	done
+	tp_quit aj
+	tp_quit bj
+}
+
 run_combo 0 0
 run_combo 0 1
 run_combo 1 0
+run_jumbo
 run_combo 1 1 restart

@@ -943,8 +943,15 @@ tx_packet(struct iovh_dev *dev, struct iovh_vq *vq, uint16_t head_flags,
 			break;
 		if (unlikely(r == CHAIN_MISS))
 			return TX_MISS;
-		/* The device must not be asked to write into a TX chain. */
-		if (unlikely(r == CHAIN_BAD || (d.flags & VRING_DESC_F_WRITE)))
+		/*
+		 * The device must not be asked to write into a TX chain. In
+		 * an indirect table WRITE is let through: DPDK's virtio PMD
+		 * (22.11) presets it on every entry of its packed TX tables
+		 * and leaves it on the header's. Reading a device-writable
+		 * buffer is only a SHOULD NOT (2.8.4), and nothing is written.
+		 */
+		if (unlikely(r == CHAIN_BAD || ((d.flags & VRING_DESC_F_WRITE) &&
+				!c.indirect)))
 			return TX_BAD;
 		/* At most 2 * IOVH_MAX_CHAIN 32-bit lengths: no overflow. */
 		chain_len += d.len;
