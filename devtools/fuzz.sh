@@ -19,7 +19,7 @@
 # Usage: devtools/fuzz.sh [--seconds N] [--no-build] [TARGET...]
 #   --seconds N  run each target for N seconds (default 60)
 #   --no-build   use the build directory as it is
-#   TARGET       fuzz_msg and/or fuzz_split (default: both)
+#   TARGET       fuzz_msg, fuzz_split and/or fuzz_packed (default: all)
 #
 # Environment: IOVH_FUZZ_BUILD_DIR (default build-fuzz); IOVH_FUZZ_ARGS
 # (more libFuzzer flags, e.g. -jobs=2 -workers=2).
@@ -32,11 +32,11 @@ set -euo pipefail
 # shellcheck source=devtools/common.sh
 . "$(dirname "$(realpath "$0")")/common.sh"
 
-FUZZ_TARGETS=(fuzz_msg fuzz_split)
+FUZZ_TARGETS=(fuzz_msg fuzz_split fuzz_packed)
 
 # Seed directory and largest input of each target.
-declare -A FUZZ_SEEDS=([fuzz_msg]=msg [fuzz_split]=split)
-declare -A FUZZ_MAX_LEN=([fuzz_msg]=4096 [fuzz_split]=8192)
+declare -A FUZZ_SEEDS=([fuzz_msg]=msg [fuzz_split]=split [fuzz_packed]=packed)
+declare -A FUZZ_MAX_LEN=([fuzz_msg]=4096 [fuzz_split]=8192 [fuzz_packed]=8192)
 
 fuzz_build_dir()
 {

@@ -47,7 +47,7 @@ QEMU_TIMEOUT=${IOVH_QEMU_TIMEOUT:-75}
 POLICIES=${IOVH_QEMU_POLICIES:-strict lazy pt none}
 RUN_STOCK=${IOVH_QEMU_STOCK:-1}
 RERUN=${IOVH_QEMU_RERUN:-1}
-PINGS=200
+PINGS=${IOVH_QEMU_PINGS:-200}
 MIN_ANSWERED=$(( (PINGS * 99 + 99) / 100 ))
 GUEST_IP=10.0.0.2/24
 PEER_IP=10.0.0.1
@@ -125,6 +125,8 @@ run_guest() {
 	# vectors=0: no MSI-X (QEMU 7.2 under TCG crashes with MSI-X here);
 	# romfile=: no iPXE option ROM to run (and no DMA before Linux).
 	nic+=,vectors=0,romfile=,mac=52:54:00:12:34:56
+	# Variants (tests/test_qemu_packed.sh) add NIC properties.
+	nic+=${IOVH_QEMU_NIC_EXTRA:+,$IOVH_QEMU_NIC_EXTRA}
 	case $policy in
 	strict|lazy|pt)
 		iommu=(-device intel-iommu,intremap=on,device-iotlb=on)
@@ -222,7 +224,7 @@ quit_testpmd() {
 	esac
 }
 
-declare -A ANSWERED=() DOMAIN=() HOW=() TPEND=() BOOTED=()
+declare -A ANSWERED=() DOMAIN=() HOW=() TPEND=() BOOTED=() FEAT=()
 
 # one_run MODE POLICY NAME [debug]: a testpmd and a guest; results into
 # the arrays above, keyed by NAME.
@@ -251,6 +253,17 @@ one_run() {
 
 	run_guest "$policy" "$name" "${qextra[@]}"
 	ANSWERED[$name]=${G_ANSWERED:-}
+	# A variant that needs a feature bit negotiated checks our log line.
+	if [ -n "${IOVH_QEMU_FEATURE_BIT:-}" ] && [ "$mode" = ours ]; then
+		local f
+		f=$(log_text "$name" | sed -n 's/.*negotiated features \(0x[0-9a-f]*\).*/\1/p' | tail -n1)
+		if [ -n "$f" ] && (( (f >> IOVH_QEMU_FEATURE_BIT) & 1 )); then
+			FEAT[$name]=yes
+			say "$name: feature bit $IOVH_QEMU_FEATURE_BIT negotiated ($f)"
+		else
+			FEAT[$name]="no (features ${f:-not in the log})"
+		fi
+	fi
 	DOMAIN[$name]=${G_DOMAIN:-}
 	HOW[$name]=$G_HOW
 	BOOTED[$name]=$G_BOOTED
@@ -318,6 +331,8 @@ for policy in $POLICIES; do
 		problems+=("$n: ${ANSWERED[$n]} of $PINGS pings answered, expected at least $MIN_ANSWERED")
 	fi
 	[ "${TPEND[$n]}" = clean ] || problems+=("$n: testpmd ${TPEND[$n]}")
+	[ -z "${IOVH_QEMU_FEATURE_BIT:-}" ] || [ "${FEAT[$n]:-}" = yes ] ||
+		problems+=("$n: feature bit $IOVH_QEMU_FEATURE_BIT not negotiated: ${FEAT[$n]:-no run}")
 done
 
 # A failing policy of ours (the first one, or all with RERUN=all): once

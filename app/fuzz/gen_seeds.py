@@ -5,11 +5,13 @@
 
     app/fuzz/gen_seeds.py [OUT_DIR]
 
-writes OUT_DIR/msg/* (fuzz_msg) and OUT_DIR/split/* (fuzz_split); OUT_DIR
+writes OUT_DIR/msg/* (fuzz_msg), OUT_DIR/split/* (fuzz_split) and
+OUT_DIR/packed/* (fuzz_packed); OUT_DIR
 defaults to app/fuzz/corpus next to this script. Each seed is a small,
 valid session that reaches deep into the code, so that the fuzzer starts
 from there instead of having to discover the protocol byte by byte. The
-input formats are described at the top of fuzz_msg.c and fuzz_split.c.
+input formats are described at the top of fuzz_msg.c, fuzz_split.c and
+fuzz_packed.c.
 Seeds are deterministic: running this again rewrites the same bytes.
 Files of an earlier run that this one does not write (crash inputs kept
 as regression seeds, say) are left alone.
@@ -426,11 +428,149 @@ def split_seeds():
     return s
 
 
+# ---------------------------------------------------------------- packed ring
+
+PK_AVAIL = 1 << 7
+PK_USED = 1 << 15
+CFG_IN_ORDER = 1 << 6       # fuzz_packed: bit 6 is IN_ORDER
+
+
+class PackedGuest(Guest):
+    """Regions of a fuzz_packed input: descriptor ring, then the driver
+    and device event areas (4 bytes each) at the start of region 0."""
+
+    def __init__(self, ring_size, gpas, extras):
+        self.n = ring_size
+        ring_bytes = 16 * ring_size + 8
+        self.gpa = list(gpas)
+        self.extra = list(extras)
+        sizes = [ring_bytes + extras[0]] + [e + 1 for e in extras[1:]]
+        self.mem = [bytearray(sz) for sz in sizes]
+        self.buf0 = gpas[0] + ring_bytes
+        self.iotlb = []
+        self.pos = 0
+        self.wrap = 1
+        self.next_id = 0
+
+    def post(self, bufs, bid=None):
+        """A chain of (addr, len, flags) at the driver's position, made
+        available in its lap; returns the buffer id."""
+        if bid is None:
+            bid = self.next_id
+            self.next_id = (self.next_id + 1) % self.n
+        for i, (a, ln, fl) in enumerate(bufs):
+            fl |= VRING_DESC_F_NEXT if i + 1 < len(bufs) else 0
+            fl |= PK_AVAIL if self.wrap else PK_USED
+            self.mem[0][16 * self.pos:16 * self.pos + 16] = struct.pack(
+                "<QIHH", a, ln, bid, fl)
+            self.pos += 1
+            if self.pos == self.n:
+                self.pos = 0
+                self.wrap ^= 1
+        return bid
+
+    def driver_event(self, off_wrap, flags):
+        o = 16 * self.n
+        self.mem[0][o:o + 4] = struct.pack("<HH", off_wrap, flags)
+
+    def ptable(self, gpa, entries):
+        data = b""
+        for a, ln, fl in entries:
+            data += struct.pack("<QIHH", a, ln, 0, fl)
+        self.write(gpa, data)
+
+    def input(self, cfg, ops, cfg2=0, base=1 << 15, log_bytes=64):
+        out = struct.pack("<BBHHBBH", cfg, cfg2, self.n - 1, base,
+                          len(self.gpa) - 1, len(ops), log_bytes)
+        for i in range(4):
+            gpa = self.gpa[i] if i < len(self.gpa) else 0
+            extra = self.extra[i] if i < len(self.extra) else 0
+            out += struct.pack("<QH", gpa, extra)
+        for i in range(4):
+            if i < len(self.iotlb):
+                iova, reg, off, pages, perm = self.iotlb[i]
+                out += struct.pack("<QBHBB", iova, reg, off, pages - 1,
+                                   perm - 1)
+            else:
+                out += struct.pack("<QBHBB", 0, 0, 0xffff, 0, 0)
+        for op in ops:
+            out += bytes(op)
+        image = b"".join(bytes(m) for m in self.mem)
+        return out + image.rstrip(b"\0")
+
+
+def packed_seeds():
+    s = {}
+    W = VRING_DESC_F_WRITE
+    IND = VRING_DESC_F_INDIRECT
+
+    # TX: a two-descriptor chain, then four single ones (a batch).
+    g = PackedGuest(8, [0x10000], [4096])
+    b = g.buf0
+    g.post([(b, 12, 0), (b + 64, 100, 0)])
+    for i in range(4):
+        g.post([(b + 256 + 128 * i, 12 + 60, 0)])
+    g.write(b + 64, bytes(range(100)))
+    s["tx-chain-batch"] = g.input(CFG_V1 | CFG_CALLFD, [(OP_DEQ, 32, 0, 0)])
+
+    # RX, MRG_RXBUF, EVENT_IDX and the dirty log, a ring of 12 (not a
+    # power of two) that laps: 512-byte buffers, posted again by op 2.
+    g = PackedGuest(12, [0x200000], [12 * 512])
+    for i in range(12):
+        g.post([(g.buf0 + 512 * i, 512, W)])
+    g.driver_event(5 | 1 << 15, 2)
+    s["rx-mrg-log-lap"] = g.input(
+        CFG_V1 | CFG_MRG | CFG_EVENT_IDX | CFG_LOG | CFG_LOG_USED |
+        CFG_CALLFD,
+        [(OP_ENQ, 4, 9, 3), (OP_POST, 12, 0, 0), (OP_ENQ, 8, 3, 0x40),
+         (OP_POST, 12, 0, 0), (OP_ENQ, 8, 5, 1)], log_bytes=512)
+
+    # Indirect tables in a far region, one per direction; IN_ORDER.
+    g = PackedGuest(4, [0x400000, 0x900000], [256, 1023])
+    g.ptable(0x900000, [(g.buf0, 12, 0), (g.buf0 + 16, 200, 0)])
+    g.post([(0x900000, 32, IND)])
+    g.ptable(0x900100, [(g.buf0 + 32, 8, W), (0x900200, 500, W)])
+    g.post([(0x900100, 32, IND)])
+    s["indirect-in-order"] = g.input(
+        CFG_V1 | CFG_IN_ORDER | CFG_CALLFD,
+        [(OP_DEQ, 1, 0, 0), (OP_ENQ, 1, 5, 0)])
+
+    # Hostile: a WRITE buffer in TX, an id out of range, then a chain
+    # with no end (every slot says NEXT).
+    g = PackedGuest(8, [0x10000], [2048])
+    b = g.buf0
+    g.post([(b, 100, W)])
+    g.post([(b, 100, 0)], bid=200)
+    s["tx-bad-id"] = g.input(CFG_CALLFD, [(OP_DEQ, 8, 0, 0)], cfg2=1)
+    g = PackedGuest(4, [0x10000], [2048])
+    g.post([(g.buf0, 64, W)] * 4)
+    g.mem[0][16 * 3 + 14] |= VRING_DESC_F_NEXT
+    s["rx-endless"] = g.input(CFG_V1, [(OP_ENQ, 2, 3, 0)])
+
+    # IOMMU: region 1 mapped read-only and writable; TX from the
+    # read-only view, RX into the writable one and into the read-only
+    # one (a miss), one into nothing; then the writable one goes.
+    g = PackedGuest(8, [0x10000, 0x100000], [64, 0xffff])
+    ro, rw = 0x4000000, 0x8000000
+    g.map(ro, 1, 0, 16, ACCESS_RO)
+    g.map(rw, 1, 0, 16, ACCESS_RW)
+    g.post([(ro, 12 + 100, 0)])
+    g.post([(0x7000000000, 64, 0)])
+    s["iommu"] = g.input(
+        CFG_V1 | CFG_CALLFD,
+        [(OP_DEQ, 4, 0, 0), (OP_POKE, 16 + 1, 0, 0x80),
+         (OP_ENQ, 2, 9, 0),
+         (OP_INVAL, rw >> 12 & 0xff, rw >> 20 & 0xff, 15), (OP_ENQ, 1, 3, 0)],
+        cfg2=CFG2_IOMMU)
+    return s
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "corpus")
     total = 0
-    for sub, seeds in (("msg", msg_seeds()), ("split", split_seeds())):
+    for sub, seeds in (("msg", msg_seeds()), ("split", split_seeds()),
+                       ("packed", packed_seeds())):
         d = os.path.join(out, sub)
         os.makedirs(d, exist_ok=True)
         for name, data in sorted(seeds.items()):

@@ -785,6 +785,67 @@ test_no_fd_leak(void)
 	return TEST_SUCCESS;
 }
 
+/*
+ * Packed rings: any size up to 2^15, SET_VRING_BASE with the wrap counter
+ * in bit 15 (virtio-user) or both halves (QEMU 7.2: 0x80008000 for a fresh
+ * ring), GET_VRING_BASE answering both halves, the three areas translated.
+ */
+static int
+test_packed_base(void)
+{
+	const uint64_t f = (1ULL << VIRTIO_F_VERSION_1) |
+		(1ULL << VHOST_USER_F_PROTOCOL_FEATURES) |
+		(1ULL << VIRTIO_F_RING_PACKED);
+	struct vhu_vring_addr a = {
+		.index = 0,
+		.desc_user_addr = FVA_A,
+		.avail_user_addr = FVA_A + 0x1000,
+		.used_user_addr = FVA_A + 0x1004,
+	};
+	struct vhu_vring_state s = { .index = 0 };
+	struct iovh_vq *vq = dev->vq[0];
+	struct vhu_msg r;
+	int has;
+
+	TEST_ASSERT(dev->offered_features & (1ULL << VIRTIO_F_RING_PACKED),
+			"RING_PACKED offered");
+	TEST_CHECK(negotiate(f));
+	TEST_CHECK(set_mem_two_regions());
+	TEST_ASSERT(vq->packed, "layout follows the features");
+	TEST_ASSERT_EQUAL(state_ack(VHU_SET_VRING_NUM, 0, 100), 0,
+			"a packed ring need not be a power of two");
+	TEST_ASSERT_EQUAL(state_ack(VHU_SET_VRING_BASE, 0, 0x80008000), 0,
+			"QEMU's fresh ring");
+	TEST_ASSERT(vq->last_avail_idx == 0 && vq->avail_wrap == 1 &&
+			vq->last_used_idx == 0 && vq->used_wrap == 1, "");
+	TEST_ASSERT_EQUAL(msg_ack(VHU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0),
+			0, "");
+	TEST_ASSERT(vq->desc_packed != NULL, "rings translated");
+	TEST_ASSERT_EQUAL((uintptr_t)vq->device_event -
+			(uintptr_t)vq->desc_packed, 0x1004, "");
+	TEST_ASSERT_EQUAL(vq->log_event_gpa, GPA_A + 0x1004, "");
+	TEST_ASSERT_EQUAL(state_ack(VHU_SET_VRING_BASE, 0, 37), 0,
+			"virtio-user style, wrap 0");
+	TEST_ASSERT(vq->last_avail_idx == 37 && vq->avail_wrap == 0 &&
+			vq->last_used_idx == 37 && vq->used_wrap == 0, "");
+	TEST_ASSERT_EQUAL(state_ack(VHU_SET_VRING_BASE, 0, 100 | 1 << 15), 1,
+			"slot past the ring");
+	TEST_ASSERT_EQUAL(state_ack(VHU_SET_VRING_BASE, 0, 5 | 1 << 15), 0, "");
+	TEST_ASSERT_EQUAL(msg(VHU_GET_VRING_BASE, 0, &s, sizeof(s), NULL, 0,
+			&r, &has), IOVH_MSG_OK, "");
+	TEST_ASSERT(has && r.hdr.size == sizeof(s), "");
+	TEST_ASSERT_EQUAL(r.payload.state.num, 0x80058005, "both halves");
+
+	/* Without RING_PACKED: a split ring, a power of two, 16-bit base. */
+	TEST_ASSERT_EQUAL(msg(VHU_RESET_OWNER, 0, NULL, 0, NULL, 0, &r, &has),
+			IOVH_MSG_OK, "");
+	TEST_CHECK(negotiate(f & ~(1ULL << VIRTIO_F_RING_PACKED)));
+	TEST_ASSERT(!vq->packed, "");
+	TEST_ASSERT_EQUAL(state_ack(VHU_SET_VRING_NUM, 0, 100), 1, "");
+	TEST_ASSERT_EQUAL(state_ack(VHU_SET_VRING_BASE, 0, 0x80008000), 1, "");
+	return TEST_SUCCESS;
+}
+
 static const struct iovh_test_case cases[] = {
 	TEST_CASE(test_features),
 	TEST_CASE(test_framing),
@@ -799,6 +860,7 @@ static const struct iovh_test_case cases[] = {
 	TEST_CASE(test_backend_channel),
 	TEST_CASE(test_ring_host_alignment),
 	TEST_CASE(test_no_fd_leak),
+	TEST_CASE(test_packed_base),
 	TEST_CASES_END(),
 };
 

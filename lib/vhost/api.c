@@ -62,7 +62,7 @@ iovh_vq_backlog_flush(struct iovh_dev *dev, struct iovh_vq *vq)
 {
 	uint16_t k;
 
-	k = iovh_split_enqueue(dev, vq, vq->backlog, vq->backlog_n);
+	k = iovh_vq_enqueue(dev, vq, vq->backlog, vq->backlog_n);
 	if (k == 0)
 		return;
 	rte_pktmbuf_free_bulk(vq->backlog, k);
@@ -139,7 +139,7 @@ iovh_enqueue_burst(struct iovh_dev *dev, uint16_t vq_idx,
 	if (unlikely(vq->backlog_n != 0))
 		iovh_vq_backlog_flush(dev, vq);
 	if (likely(vq->backlog_n == 0)) {
-		n = iovh_split_enqueue(dev, vq, pkts, count);
+		n = iovh_vq_enqueue(dev, vq, pkts, count);
 		if (unlikely(vq->rx_missed && n < count))
 			n += backlog_add(vq, pkts + n, count - n);
 	} else {
@@ -196,7 +196,7 @@ iovh_dequeue_burst(struct iovh_dev *dev, uint16_t vq_idx,
 		pkts += r;
 		count -= r;
 	}
-	n = iovh_split_dequeue(dev, vq, mp, pkts, count) + r;
+	n = iovh_vq_dequeue(dev, vq, mp, pkts, count) + r;
 	if (n != 0)
 		vq->miss_since = 0;
 	rte_rcu_qsbr_thread_offline(dev->qsbr, vq_idx);
@@ -296,9 +296,13 @@ iovh_vq_notify_enable(struct iovh_dev *dev, uint16_t vq_idx, bool enable)
 	vq = burst_begin(dev, vq_idx);
 	if (vq == NULL)
 		return 0;
-	/* Without EVENT_IDX the flag is the whole story; with it, the
-	 * dequeue path keeps avail_event current while notify_off is 0. */
-	if (!vq->event_idx) {
+	/* Packed: the device event area says it all (DISABLE or not). */
+	if (vq->packed) {
+		iovh_packed_kick_update(vq);
+	} else if (!vq->event_idx) {
+		/* Without EVENT_IDX the flag is the whole story; with it,
+		 * the dequeue path keeps avail_event current while
+		 * notify_off is 0. */
 		uint16_t f = enable ? 0 : VRING_USED_F_NO_NOTIFY;
 
 		__atomic_store_n(&vq->used->flags, f, __ATOMIC_RELAXED);

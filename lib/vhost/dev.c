@@ -16,6 +16,7 @@
 #include "ctrl.h"
 #include "mbuf_alloc.h"
 #include "net_hdr.h"
+#include "packed_ring.h"
 #include "socket.h"
 #include "vhost.h"
 
@@ -31,6 +32,7 @@
 	(1ULL << VHOST_USER_F_PROTOCOL_FEATURES) | \
 	(1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
 	(1ULL << VIRTIO_RING_F_EVENT_IDX) | \
+	(1ULL << VIRTIO_F_RING_PACKED) | \
 	(1ULL << VIRTIO_F_IN_ORDER) | \
 	IOVH_OFFLOAD_FEATURES | \
 	(1ULL << VIRTIO_NET_F_MTU))
@@ -233,6 +235,12 @@ iovh_dev_apply_features(struct iovh_dev *dev)
 		vq->iommu = iovh_has_feature(dev, VIRTIO_F_IOMMU_PLATFORM);
 		/* Even: front-end RX (we enqueue); odd: its TX. */
 		vq->ol = (i & 1) ? ol_tx : ol_rx;
+		vq->in_order = iovh_has_feature(dev, VIRTIO_F_IN_ORDER);
+		/* The layout decides what the ring addresses point at. */
+		if (vq->packed != iovh_has_feature(dev, VIRTIO_F_RING_PACKED)) {
+			vq->packed = !vq->packed;
+			iovh_vq_translate_rings(dev, vq);
+		}
 	}
 }
 
@@ -344,6 +352,70 @@ translate_rings_iova(struct iovh_dev *dev, struct iovh_vq *vq)
 	return 0;
 }
 
+/*
+ * Packed layout (virtio 1.2, 2.8): desc_user_addr is the descriptor ring,
+ * which the device reads and writes; avail_user_addr the driver event
+ * area (read); used_user_addr the device event area (written). Used
+ * descriptors are written into the descriptor ring, so that is what the
+ * dirty log covers, by its guest-physical address; the log_guest_addr a
+ * front-end sends names the device area (QEMU), and is not needed.
+ */
+static int
+translate_rings_packed(struct iovh_dev *dev, struct iovh_vq *vq)
+{
+	const struct vhu_vring_addr *a = &vq->addr;
+	const uint64_t ev = sizeof(struct vring_packed_desc_event);
+	uint64_t n = vq->size, desc_gpa = 0, ev_gpa = 0;
+	void *d, *drv, *devev;
+	int missing = 0;
+
+	if ((a->desc_user_addr & 15) || (a->avail_user_addr & 3) ||
+			(a->used_user_addr & 3)) {
+		IOVH_LOG_CONFIG(ERR, "(%s) vring %u: misaligned packed ring "
+			"address", dev->path, vq->index);
+		return -1;
+	}
+	if (iovh_has_feature(dev, VIRTIO_F_IOMMU_PLATFORM)) {
+		d = ring_map_iova(dev, vq, "descriptor", a->desc_user_addr,
+				16 * n, VHU_ACCESS_RW, &desc_gpa, &missing);
+		drv = ring_map_iova(dev, vq, "driver event", a->avail_user_addr,
+				ev, VHU_ACCESS_RO, NULL, &missing);
+		devev = ring_map_iova(dev, vq, "device event",
+				a->used_user_addr, ev, VHU_ACCESS_WO, &ev_gpa,
+				&missing);
+		if (d == NULL || drv == NULL || devev == NULL)
+			return missing ? 0 : -1;
+	} else {
+		d = ring_map(dev, vq, "descriptor", a->desc_user_addr, 16 * n,
+				16);
+		drv = ring_map(dev, vq, "driver event", a->avail_user_addr, ev,
+				4);
+		devev = ring_map(dev, vq, "device event", a->used_user_addr, ev,
+				4);
+		if (d == NULL || drv == NULL || devev == NULL)
+			return -1;
+		desc_gpa = iovh_fva_to_gpa(dev->mem, a->desc_user_addr);
+		ev_gpa = iovh_fva_to_gpa(dev->mem, a->used_user_addr);
+	}
+	/* A base from before a SET_VRING_NUM that shrank the ring: start
+	 * the ring afresh (SET_VRING_BASE normally follows anyway). */
+	if (vq->last_avail_idx >= n || vq->last_used_idx >= n) {
+		IOVH_LOG_CONFIG(WARNING, "(%s) vring %u: base %u past a packed "
+			"ring of %" PRIu64 ": starting at 0", dev->path,
+			vq->index, vq->last_avail_idx, n);
+		vq->last_avail_idx = vq->last_used_idx = 0;
+		vq->avail_wrap = vq->used_wrap = 1;
+	}
+	vq->desc_packed = d;
+	vq->driver_event = drv;
+	vq->device_event = devev;
+	vq->log_guest_addr = desc_gpa;
+	vq->log_event_gpa = ev_gpa;
+	/* New memory: whatever we wrote before is not there. */
+	vq->dev_event_last = UINT32_MAX;
+	return 0;
+}
+
 int
 iovh_vq_translate_rings(struct iovh_dev *dev, struct iovh_vq *vq)
 {
@@ -357,6 +429,8 @@ iovh_vq_translate_rings(struct iovh_dev *dev, struct iovh_vq *vq)
 	vq->used = NULL;
 	if (!vq->addr_set || dev->mem == NULL || n == 0)
 		return 0;
+	if (vq->packed)
+		return translate_rings_packed(dev, vq);
 	if (iovh_has_feature(dev, VIRTIO_F_IOMMU_PLATFORM))
 		return translate_rings_iova(dev, vq);
 	/* +2 for used_event / avail_event past the rings. */
@@ -409,6 +483,10 @@ vq_init(struct iovh_vq *vq, struct iovh_dev *dev, uint16_t idx)
 	vq->callfd = -1;
 	vq->errfd = -1;
 	vq->hdr_len = sizeof(struct virtio_net_hdr);
+	/* Packed rings start in lap 1 (2.8.1), until SET_VRING_BASE. */
+	vq->avail_wrap = 1;
+	vq->used_wrap = 1;
+	vq->dev_event_last = UINT32_MAX;
 }
 
 static void

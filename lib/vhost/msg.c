@@ -409,8 +409,10 @@ h_set_vring_num(struct msg_ctx *ctx)
 
 	if (vq == NULL)
 		return H_ERR;
+	/* A packed ring may have any size up to 2^15 (2.8). */
 	if (s->num == 0 || s->num > IOVH_MAX_RING_SIZE ||
-			(s->num & (s->num - 1)) != 0) {
+			((s->num & (s->num - 1)) != 0 &&
+			!iovh_has_feature(dev, VIRTIO_F_RING_PACKED))) {
 		MERR(ctx, "vring %u: size %u is not a power of two in 1..%u",
 				s->index, s->num, IOVH_MAX_RING_SIZE);
 		return H_ERR;
@@ -457,13 +459,49 @@ h_set_vring_base(struct msg_ctx *ctx)
 
 	if (vq == NULL)
 		return H_ERR;
-	if (s->num > UINT16_MAX) {
+	/* Packed: the upper half may carry the used side (below). */
+	if (s->num > UINT16_MAX &&
+			!iovh_has_feature(dev, VIRTIO_F_RING_PACKED)) {
 		MERR(ctx, "vring %u: base %u exceeds 65535", s->index, s->num);
 		return H_ERR;
 	}
 	iovh_dev_pause(dev);
-	vq->last_avail_idx = s->num;
-	vq->last_used_idx = s->num;
+	if (iovh_has_feature(dev, VIRTIO_F_RING_PACKED)) {
+		/*
+		 * Bits 0-14: next slot, bit 15: its wrap counter; bits 16-30
+		 * and 31: the same for the used side (QEMU 7.2 sends both,
+		 * virtio-user the lower half only). This back-end has nothing
+		 * in flight when a ring stops, so both halves are equal when
+		 * it set them; a front-end whose halves differ had buffers in
+		 * flight in another back-end, which cannot be completed here:
+		 * the used side resumes where the avail side does.
+		 */
+		if ((s->num >> 16) != 0 && (s->num >> 16) != (s->num & 0xffff))
+			IOVH_LOG_CONFIG(WARNING, "(%s) vring %u: packed base "
+				"0x%x: used side differs from avail side; "
+				"buffers in flight are not returned",
+				dev->path, s->index, s->num);
+		vq->last_avail_idx = s->num & 0x7fff;
+		vq->avail_wrap = (s->num >> 15) & 1;
+		vq->last_used_idx = vq->last_avail_idx;
+		vq->used_wrap = vq->avail_wrap;
+		vq->broken = 0;
+		if (vq->size != 0 && vq->last_avail_idx >= vq->size) {
+			MERR(ctx, "vring %u: packed base %u past the ring (%u)",
+				s->index, vq->last_avail_idx, vq->size);
+			vq->last_avail_idx = vq->last_used_idx = 0;
+			iovh_dev_update_ready(dev);
+			return H_ERR;
+		}
+		/* Rings already translated against another base. */
+		if (iovh_vq_translate_rings(dev, vq) < 0) {
+			iovh_dev_update_ready(dev);
+			return H_ERR;
+		}
+	} else {
+		vq->last_avail_idx = s->num;
+		vq->last_used_idx = s->num;
+	}
 	vq->signalled_used_valid = 0;
 	iovh_dev_update_ready(dev);
 	return H_OK;
@@ -503,6 +541,14 @@ h_get_vring_base(struct msg_ctx *ctx)
 	}
 	ctx->reply->payload.state.index = s->index;
 	ctx->reply->payload.state.num = vq->last_avail_idx;
+	/* Packed: avail slot and wrap counter in the lower half, used slot
+	 * and wrap in the upper half (equal here: nothing is in flight). */
+	if (vq->packed) {
+		uint32_t half = vq->last_avail_idx |
+			(uint32_t)vq->avail_wrap << 15;
+
+		ctx->reply->payload.state.num = half | half << 16;
+	}
 	ctx->reply->hdr.size = sizeof(struct vhu_vring_state);
 	IOVH_LOG_CONFIG(INFO, "(%s) vring %u stopped at %u", dev->path,
 			s->index, vq->last_avail_idx);
@@ -779,6 +825,16 @@ ring_iovas(const struct iovh_vq *vq, uint64_t first[4], uint64_t last[4])
 
 	if (!vq->addr_set || n == 0)
 		return 0;
+	if (vq->packed) {
+		/* Descriptor ring and the two 4-byte event areas. */
+		first[k] = a->desc_user_addr;
+		last[k++] = a->desc_user_addr + 16 * n - 1;
+		first[k] = a->avail_user_addr;
+		last[k++] = a->avail_user_addr + 3;
+		first[k] = a->used_user_addr;
+		last[k++] = a->used_user_addr + 3;
+		return k;
+	}
 	first[k] = a->desc_user_addr;
 	last[k++] = a->desc_user_addr + 16 * n - 1;
 	first[k] = a->avail_user_addr;

@@ -159,6 +159,15 @@ struct iovh_miss {
 
 struct iovh_dev;
 struct rte_mbuf;
+struct vring_packed_desc;
+struct vring_packed_desc_event;
+
+/** A used buffer staged on a packed ring (shares vq->shadow's room). */
+struct iovh_packed_used {
+	uint16_t id;		/**< Buffer id. */
+	uint16_t count;		/**< Ring descriptors the buffer took. */
+	uint32_t len;		/**< Bytes written into it. */
+};
 
 /** A split virtqueue. Hot fields first. */
 struct iovh_vq {
@@ -176,9 +185,20 @@ struct iovh_vq {
 	uint8_t notify_off;	/**< Application asked for no kicks. */
 	uint16_t ol;		/**< Offloads: IOVH_OL_* of net_hdr.h. */
 	uint32_t mem_hint;	/**< Last region that translated. */
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
+	/* Split: the three rings. Packed (vq->packed): the descriptor ring,
+	 * the driver and the device event suppression areas. */
+	union {
+		struct vring_desc *desc;
+		struct vring_packed_desc *desc_packed;
+	};
+	union {
+		struct vring_avail *avail;
+		struct vring_packed_desc_event *driver_event;
+	};
+	union {
+		struct vring_used *used;
+		struct vring_packed_desc_event *device_event;
+	};
 	struct iovh_dev *dev;
 	int callfd;		/**< -1: none. */
 	int kickfd;		/**< -1: none. */
@@ -216,7 +236,25 @@ struct iovh_vq {
 	uint32_t miss_tail;	/**< Written by the control thread. */
 	struct iovh_miss miss[IOVH_MISS_RING];
 
-	struct vring_used_elem shadow[IOVH_SHADOW_USED];
+	union {
+		struct vring_used_elem shadow[IOVH_SHADOW_USED];
+		struct iovh_packed_used shadow_packed[IOVH_SHADOW_USED];
+	};
+
+	/* Packed rings (VIRTIO_F_RING_PACKED): see packed_ring.c. Indexes
+	 * last_avail_idx/last_used_idx are then ring positions (< size). */
+	uint8_t packed;		/**< Packed layout negotiated. */
+	uint8_t in_order;	/**< VIRTIO_F_IN_ORDER negotiated. */
+	uint8_t avail_wrap;	/**< Driver ring wrap counter at last_avail_idx. */
+	uint8_t used_wrap;	/**< Device ring wrap counter at last_used_idx. */
+	uint8_t signalled_wrap;	/**< used_wrap at signalled_used. */
+	/** Set by the poll thread on a ring it cannot make sense of; cleared
+	 * by the control thread when the ring is set up again. */
+	uint8_t broken;
+	uint32_t dev_event_last;	/**< Last device event written, or ~0. */
+	uint64_t log_event_gpa;	/**< GPA of the device event area. */
+	/** Buffer ids consumed and not yet handed back (this burst). */
+	uint64_t id_busy[IOVH_MAX_RING_SIZE / 64];
 
 	/* --- control thread only --- */
 	uint8_t enabled;	/**< SET_VRING_ENABLE (or legacy kick). */
@@ -553,5 +591,42 @@ uint16_t iovh_split_enqueue(struct iovh_dev *dev, struct iovh_vq *vq,
 		struct rte_mbuf **pkts, uint16_t count);
 uint16_t iovh_split_dequeue(struct iovh_dev *dev, struct iovh_vq *vq,
 		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count);
+
+/* ---- packed_ring.c ---- */
+
+/** Same contract as iovh_split_enqueue(), on a packed ring. */
+uint16_t iovh_packed_enqueue(struct iovh_dev *dev, struct iovh_vq *vq,
+		struct rte_mbuf **pkts, uint16_t count);
+/** Same contract as iovh_split_dequeue(), on a packed ring. */
+uint16_t iovh_packed_dequeue(struct iovh_dev *dev, struct iovh_vq *vq,
+		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count);
+/**
+ * Write the device event suppression area from vq->notify_off and
+ * EVENT_IDX (kicks wanted or not). Poll thread, or with the vq paused.
+ */
+void iovh_packed_kick_update(struct iovh_vq *vq);
+
+/**
+ * Enqueue on whichever layout the vq has. vq->packed is fixed while the
+ * vq is ready, so the branch always goes the same way: well predicted.
+ */
+static __rte_always_inline uint16_t
+iovh_vq_enqueue(struct iovh_dev *dev, struct iovh_vq *vq,
+		struct rte_mbuf **pkts, uint16_t count)
+{
+	if (vq->packed)
+		return iovh_packed_enqueue(dev, vq, pkts, count);
+	return iovh_split_enqueue(dev, vq, pkts, count);
+}
+
+/** Dequeue on whichever layout the vq has (see iovh_vq_enqueue()). */
+static __rte_always_inline uint16_t
+iovh_vq_dequeue(struct iovh_dev *dev, struct iovh_vq *vq,
+		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count)
+{
+	if (vq->packed)
+		return iovh_packed_dequeue(dev, vq, mp, pkts, count);
+	return iovh_split_dequeue(dev, vq, mp, pkts, count);
+}
 
 #endif /* IOVH_VHOST_H */
