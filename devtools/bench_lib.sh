@@ -42,9 +42,15 @@
 #                             TX packets in the window: what reached the
 #                             guest), IOVH_M_CPU (CPU seconds of the
 #                             forwarding lcore), IOVH_M_WALL (seconds),
-#                             IOVH_M_FE_RC, IOVH_M_FE_LINE (FRONTEND line),
-#                             IOVH_M_IDLE (% of empty RX polls on port 0, if
-#                             testpmd runs with --record-burst-stats)
+#                             IOVH_M_FE_RC, IOVH_M_FE_LINE (FRONTEND line).
+#                             testpmd must run with --record-burst-stats:
+#                             the cost of an empty poll is measured before
+#                             the guest comes, and IOVH_M_IDLE (% of
+#                             IOVH_M_CPU spent in empty polls) and
+#                             IOVH_M_BUSY (IOVH_M_CPU without them) come
+#                             from the window's empty polls ("?" if unknown)
+#   iovh_fe_kill              stop the front-end if a failed measurement left
+#                             it running
 #   iovh_stats V...           "median min max" of the numbers V...
 #   iovh_cg_objects FILE      "Ir object" lines: self cost per object in one
 #                             callgrind output file
@@ -227,12 +233,23 @@ _iovh_snapshot()
 	iovh_tp_cmd "$3"
 }
 
+# "total percent-empty" of the last RX-bursts line of a testpmd log
+# (--record-burst-stats), "0 0" if there is none.
+_iovh_rx_bursts()
+{
+	grep -a -o 'RX-bursts : [0-9]* \[[^]]*' "$1" | tail -n1 | awk '
+		{ n = $3; p = 0
+		  if (match($0, /\[[0-9]+% of 0 pkts/)) p = substr($0, RSTART + 1) + 0 }
+		END { print n + 0, p + 0 }'
+}
+
 iovh_fe_measure()
 {
 	local label=$1 log=$2 felog=$3 warmup=$4 secs=$5
 	local fe=${IOVH_FE:-$(iovh_build_dir)/app/frontend/iovhost-frontend}
 	[[ -x $fe ]] || { warn "$fe is not built"; return 1; }
-	IOVH_M_PKTS= IOVH_M_CPU= IOVH_M_WALL= IOVH_M_FE_RC= IOVH_M_FE_LINE= IOVH_M_IDLE=
+	IOVH_M_PKTS= IOVH_M_CPU= IOVH_M_WALL= IOVH_M_FE_RC= IOVH_M_FE_LINE=
+	IOVH_M_IDLE= IOVH_M_BUSY=
 	iovh_tp_start "$log" $((warmup + secs + 300)) "${IOVH_FE_TP_ARGS[@]}" ||
 		{ warn "[$label] testpmd did not start"; return 1; }
 	iovh_check_driver "$label" "$log" || return 1
@@ -242,6 +259,18 @@ iovh_fe_measure()
 		return 1
 	}
 	iovh_tp_cmd "start" || return 1
+	# Calibration: with no guest yet every poll is empty; what one costs
+	# lets the window's empty polls be taken out of its CPU time.
+	local ca cb bursts pct0
+	iovh_tp_cmd "clear fwd stats all" || return 1
+	ca=$(iovh_thread_cpu "$pid" "$tid") || return 1
+	iovh_sleep "${IOVH_IDLE_CAL:-2}"
+	cb=$(iovh_thread_cpu "$pid" "$tid") || return 1
+	iovh_tp_cmd "show fwd stats all" || return 1
+	read -r bursts pct0 < <(_iovh_rx_bursts "$log")
+	local empty_ns
+	empty_ns=$(awk -v a="$ca" -v b="$cb" -v n="$bursts" \
+		'BEGIN { if (n > 0 && b > a) printf "%.2f", (b - a) * 1e9 / n; else print "" }')
 	local pin=()
 	if (($(nproc) > 1)) && command -v taskset >/dev/null; then
 		pin=(taskset -c "$(seq 0 $(($(nproc) - 1)) |
@@ -250,16 +279,16 @@ iovh_fe_measure()
 	"${pin[@]}" timeout -k 5 $((warmup + secs + 240)) "$fe" "${IOVH_FE_ARGS[@]}" \
 		--seconds $((warmup + secs + 2)) >"$felog" 2>&1 &
 	local fepid=$! rx tx deadline=$((SECONDS + 180))
+	IOVH_FE_PID=$fepid
 	# The front-end's clock starts with its traffic, after the set-up
 	# (which may push tens of thousands of UPDATEs): wait for packets.
 	while :; do
-		iovh_tp_cmd "show port stats 0" || { kill "$fepid" 2>/dev/null; return 1; }
+		iovh_tp_cmd "show port stats 0" || { iovh_fe_kill; return 1; }
 		read -r rx tx < <(iovh_tp_last_stats "$log" 0) || rx=0
 		((rx > 0)) && break
 		if ! kill -0 "$fepid" 2>/dev/null || ((SECONDS > deadline)); then
 			warn "[$label] no traffic from the front-end; see $felog"
-			kill "$fepid" 2>/dev/null || true
-			wait "$fepid" 2>/dev/null || true
+			iovh_fe_kill
 			return 1
 		fi
 		sleep 0.2
@@ -275,14 +304,10 @@ iovh_fe_measure()
 	c1=$IOVH_SNAP_CPU t1=$IOVH_SNAP_T
 	read -r rx tx1 < <(iovh_tp_last_stats "$log" 0)
 	iovh_tp_cmd "show fwd stats all" || return 1
-	# With --record-burst-stats: the share of empty RX polls in the
-	# window, i.e. how much of the forwarding thread's time went waiting
-	# for the guest.
-	IOVH_M_IDLE=$(grep -a -o 'RX-bursts : [0-9]* \[[0-9]*% of 0 pkts' "$log" |
-		tail -n1 | sed 's/.*\[\([0-9]*\)%.*/\1/') || true
-	IOVH_M_IDLE=${IOVH_M_IDLE:-?}
+	read -r bursts pct0 < <(_iovh_rx_bursts "$log")
 	IOVH_M_FE_RC=0
 	wait "$fepid" || IOVH_M_FE_RC=$?
+	IOVH_FE_PID=
 	IOVH_M_FE_LINE=$(grep -a '^FRONTEND ' "$felog" | tail -n1) || true
 	# For the notes (our PMD's IOTLB counters); harmless for the stock one.
 	iovh_tp_cmd "show port xstats 0" || return 1
@@ -290,11 +315,28 @@ iovh_fe_measure()
 	iovh_tp_quit || warn "[$label] testpmd exited with status $?"
 	IOVH_M_PKTS=$((tx1 - tx0))
 	IOVH_M_CPU=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')
+	# Time the window's empty polls took, at the calibrated cost.
+	read -r IOVH_M_IDLE IOVH_M_BUSY < <(awk -v c="$IOVH_M_CPU" -v n="$bursts" \
+		-v p="$pct0" -v e="$empty_ns" 'BEGIN {
+			if (e == "" || n == "" || c <= 0) { print "?", "?"; exit }
+			idle = n * p / 100 * e / 1e9
+			if (idle > c) idle = c
+			printf "%.0f %.3f\n", idle * 100 / c, c - idle }')
 	IOVH_M_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 	if ((IOVH_M_PKTS <= 0)); then
 		warn "[$label] no packets delivered during the measurement"
 		return 1
 	fi
+}
+
+# Stop a front-end iovh_fe_measure left running (for traps and failures).
+iovh_fe_kill()
+{
+	[[ -n ${IOVH_FE_PID:-} ]] || return 0
+	# timeout(1) passes the signal on to the front-end.
+	kill -TERM "$IOVH_FE_PID" 2>/dev/null || true
+	wait "$IOVH_FE_PID" 2>/dev/null || true
+	IOVH_FE_PID=
 }
 
 iovh_stats()
