@@ -59,7 +59,7 @@ cleanup_run()
 	iovh_fe_kill
 	iovh_tp_kill
 	[[ -z $PREFIX ]] || iovh_dpdk_cleanup "$PREFIX"
-	PREFIX=
+	PREFIX=''
 }
 
 cleanup()
@@ -71,6 +71,7 @@ cleanup()
 # Test definitions. For side S (A or B): S_DRV (ours|stock), S_DEV (extra
 # devargs), S_FE (front-end args), S_NAME; T_DESC, T_TARGET (minimum of
 # A/B), T_TARGET_TXT.
+# shellcheck disable=SC2034  # the A_* and B_* are read through eval
 test_def()
 {
 	case $1 in
@@ -124,7 +125,7 @@ run_side()
 		return 1
 	fi
 	iovh_dpdk_cleanup "$PREFIX"
-	PREFIX=
+	PREFIX=''
 	local mpps wall line misses
 	# Per busy CPU-second: the window's empty polls taken out.
 	local busy=$IOVH_M_BUSY
@@ -214,7 +215,7 @@ main()
 {
 	ROUNDS=3 SECONDS_RUN=5 WARMUP=1
 	local tests=$ALL_TESTS
-	OUT=
+	OUT=''
 	while (($#)); do
 		case $1 in
 		--rounds) ROUNDS=${2:-}; shift ;;

@@ -49,14 +49,13 @@ readonly MBUFS=32768
 
 SOCK_DIR=
 PREFIX=
-FEPID=
 
 cleanup_run()
 {
 	iovh_fe_kill
 	iovh_tp_kill
 	[[ -z $PREFIX ]] || iovh_dpdk_cleanup "$PREFIX"
-	PREFIX=
+	PREFIX=''
 }
 
 cleanup()
@@ -120,7 +119,7 @@ run_loop()
 	local sock=$SOCK_DIR/$label.sock
 	local snap=(show port stats all)
 	PREFIX=iovh-bench-$$-${label%%-*}
-	R_MPPS= R_WALL= R_CPU= R_NOTE=
+	R_MPPS='' R_WALL='' R_CPU='' R_NOTE=''
 	rm -f "$sock"
 	iovh_loop_start "$label" "$log" "$sock" "$C_VARGS" $((WARMUP + SECONDS_RUN + 120)) \
 		-l 0-1 --no-pci --single-file-segments --iova-mode=va \
@@ -144,7 +143,7 @@ run_loop()
 	iovh_tp_cmd "${snap[*]}" || return 1
 	iovh_tp_quit || warn "[$label] testpmd exited with status $?"
 	iovh_dpdk_cleanup "$PREFIX"
-	PREFIX=
+	PREFIX=''
 
 	local -A v=()
 	local k x
@@ -169,17 +168,17 @@ run_fe()
 	local label=$1 log=$2
 	local sock=$SOCK_DIR/$label.sock
 	PREFIX=iovh-bench-$$-${label%%-*}
-	R_MPPS= R_WALL= R_CPU= R_NOTE=
+	R_MPPS='' R_WALL='' R_CPU='' R_NOTE=''
 	rm -f "$sock"
 	IOVH_FE_TP_ARGS=(-l 0-1 --no-pci --file-prefix="$PREFIX" "${DRV_EAL[@]}"
 		--vdev "net_vhost0,iface=$sock,iommu-support=1"
 		-- -i --forward-mode=io --port-topology=loop --nb-cores=1 --record-burst-stats
-		--total-num-mbufs=$MBUFS)
+		--total-num-mbufs="$MBUFS")
 	IOVH_FE_ARGS=(--socket "$sock" --timeout 5 --writeoff-ms 100 "${FE_ARGS[@]}")
 	iovh_fe_measure "$label" "$log" "${log%.log}.frontend.log" "$WARMUP" "$SECONDS_RUN" ||
 		return 1
 	iovh_dpdk_cleanup "$PREFIX"
-	PREFIX=
+	PREFIX=''
 	# Per busy CPU-second: the back-end may wait for the front-end, and
 	# the time its empty polls took is taken out (bench_lib.sh).
 	R_CPU=$IOVH_M_BUSY
@@ -240,7 +239,7 @@ run_callgrind()
 	iovh_tp_cmd "show port stats all" 900 || return 1
 	iovh_tp_quit || warn "[$label] testpmd exited with status $?"
 	iovh_dpdk_cleanup "$PREFIX"
-	PREFIX=
+	PREFIX=''
 
 	local -A v=()
 	local k x
@@ -282,7 +281,7 @@ run_callgrind()
 	local idle
 	idle=$(grep -a -o 'RX-bursts : [0-9]* \[[0-9]*% of 0 pkts' "$log" |
 		tail -n1 | sed 's/.*\[\([0-9]*\)%.*/\1%/') || true
-	echo "cg $c $drv $pkts $vhost $virtio $other ${idle:--}" >>"$RAW"
+	echo "cg $c $drv $pkts $vhost $virtio $other ${idle:--} $(negotiated_note "$log")" >>"$RAW"
 	info "callgrind: $c $drv: $pkts packets;" \
 		"$(awk -v a="$vhost" -v b="$virtio" -v p="$pkts" \
 			'BEGIN { printf "vhost %.1f, virtio-user %.1f instr/pkt", a / p, b / p }')"
@@ -332,7 +331,7 @@ report()
 		echo "|---|---|---|---|---|---|---|"
 	} >"$md"
 	: >"$dat"
-	local c s o sm smin smax om omin omax si oi notes=()
+	local c s o sm smin smax om omin omax si oi
 	for c in "${CASES[@]}"; do
 		case_def "$c"
 		s=$(mpps_stats "$c" stock)
@@ -374,10 +373,11 @@ report()
 			echo
 			echo "Instructions per packet of the forwarding thread under callgrind, by side:"
 			echo
-			echo "| case | driver | packets | vhost side | virtio-user | rest (testpmd, mbuf, libc...) | total | empty polls |"
-			echo "|---|---|---|---|---|---|---|---|"
-			awk '$1 == "cg" { printf "| %s | %s | %d | %.1f | %.1f | %.1f | %.1f | %s |\n",
-				$2, $3, $4, $5 / $4, $6 / $4, $7 / $4, ($5 + $6 + $7) / $4, $8 }' "$RAW"
+			echo "| case | driver | packets | vhost side | virtio-user | rest (testpmd, mbuf, libc...) | total | empty polls | negotiated |"
+			echo "|---|---|---|---|---|---|---|---|---|"
+			awk '$1 == "cg" { n = ""; for (i = 9; i <= NF; i++) n = n (i > 9 ? " " : "") $i
+				printf "| %s | %s | %d | %.1f | %.1f | %.1f | %.1f | %s | %s |\n",
+				$2, $3, $4, $5 / $4, $6 / $4, $7 / $4, ($5 + $6 + $7) / $4, $8, n }' "$RAW"
 			echo
 			echo "Packets: through the vhost port in either direction. With the front-end"
 			echo "the back-end may wait for the guest: empty polls then inflate the count."
@@ -392,7 +392,7 @@ report()
 chart()
 {
 	local dat=$1
-	CHART=
+	CHART=''
 	if ! command -v gnuplot >/dev/null; then
 		info "installing gnuplot-nox for the chart"
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnuplot-nox >/dev/null 2>&1 ||
@@ -421,7 +421,7 @@ main()
 {
 	ROUNDS=3 SECONDS_RUN=5 WARMUP=1 CG_SECONDS=10
 	local cases=$ALL_CASES callgrind=1
-	OUT=
+	OUT=''
 	while (($#)); do
 		case $1 in
 		--rounds) ROUNDS=${2:-}; shift ;;

@@ -55,6 +55,9 @@
 #   iovh_cg_objects FILE      "Ir object" lines: self cost per object in one
 #                             callgrind output file
 
+# shellcheck shell=bash disable=SC2034
+# (SC2034: the IOVH_M_* results are for the scripts that source this.)
+
 # Guard against double sourcing.
 if [[ -n "${IOVH_BENCH_LIB_SOURCED:-}" ]]; then
 	return 0
@@ -141,8 +144,8 @@ iovh_loop_conserved()
 	while read -r k x; do
 		v[$k]=$x
 	done < <(iovh_tp_parse_stats "$log")
-	read -r v[nic_rx_0] v[nic_tx_0] < <(iovh_tp_last_stats "$log" 0) || true
-	read -r v[nic_rx_1] v[nic_tx_1] < <(iovh_tp_last_stats "$log" 1) || true
+	read -r 'v[nic_rx_0]' 'v[nic_tx_0]' < <(iovh_tp_last_stats "$log" 0) || true
+	read -r 'v[nic_rx_1]' 'v[nic_tx_1]' < <(iovh_tp_last_stats "$log" 1) || true
 	local what a b d
 	# Port 0 sends what port 1 receives and back.
 	for what in "nic_tx_0 nic_rx_1" "nic_tx_1 nic_rx_0" \
@@ -248,8 +251,8 @@ iovh_fe_measure()
 	local label=$1 log=$2 felog=$3 warmup=$4 secs=$5
 	local fe=${IOVH_FE:-$(iovh_build_dir)/app/frontend/iovhost-frontend}
 	[[ -x $fe ]] || { warn "$fe is not built"; return 1; }
-	IOVH_M_PKTS= IOVH_M_CPU= IOVH_M_WALL= IOVH_M_FE_RC= IOVH_M_FE_LINE=
-	IOVH_M_IDLE= IOVH_M_BUSY=
+	IOVH_M_PKTS='' IOVH_M_CPU='' IOVH_M_WALL='' IOVH_M_FE_RC='' IOVH_M_FE_LINE=''
+	IOVH_M_IDLE='' IOVH_M_BUSY=''
 	iovh_tp_start "$log" $((warmup + secs + 300)) "${IOVH_FE_TP_ARGS[@]}" ||
 		{ warn "[$label] testpmd did not start"; return 1; }
 	iovh_check_driver "$label" "$log" || return 1
@@ -278,13 +281,13 @@ iovh_fe_measure()
 	fi
 	"${pin[@]}" timeout -k 5 $((warmup + secs + 240)) "$fe" "${IOVH_FE_ARGS[@]}" \
 		--seconds $((warmup + secs + 2)) >"$felog" 2>&1 &
-	local fepid=$! rx tx deadline=$((SECONDS + 180))
+	local fepid=$! rx _tx deadline=$((SECONDS + 180))
 	IOVH_FE_PID=$fepid
 	# The front-end's clock starts with its traffic, after the set-up
 	# (which may push tens of thousands of UPDATEs): wait for packets.
 	while :; do
 		iovh_tp_cmd "show port stats 0" || { iovh_fe_kill; return 1; }
-		read -r rx tx < <(iovh_tp_last_stats "$log" 0) || rx=0
+		read -r rx _tx < <(iovh_tp_last_stats "$log" 0) || rx=0
 		((rx > 0)) && break
 		if ! kill -0 "$fepid" 2>/dev/null || ((SECONDS > deadline)); then
 			warn "[$label] no traffic from the front-end; see $felog"
@@ -307,7 +310,7 @@ iovh_fe_measure()
 	read -r bursts pct0 < <(_iovh_rx_bursts "$log")
 	IOVH_M_FE_RC=0
 	wait "$fepid" || IOVH_M_FE_RC=$?
-	IOVH_FE_PID=
+	IOVH_FE_PID=''
 	IOVH_M_FE_LINE=$(grep -a '^FRONTEND ' "$felog" | tail -n1) || true
 	# For the notes (our PMD's IOTLB counters); harmless for the stock one.
 	iovh_tp_cmd "show port xstats 0" || return 1
@@ -336,7 +339,7 @@ iovh_fe_kill()
 	# timeout(1) passes the signal on to the front-end.
 	kill -TERM "$IOVH_FE_PID" 2>/dev/null || true
 	wait "$IOVH_FE_PID" 2>/dev/null || true
-	IOVH_FE_PID=
+	IOVH_FE_PID=''
 }
 
 iovh_stats()
