@@ -129,8 +129,8 @@ run_side()
 	local mpps wall line misses
 	# Per busy CPU-second: the window's empty polls taken out.
 	local busy=$IOVH_M_BUSY
-	[[ $busy != "?" ]] || busy=$IOVH_M_CPU
-	mpps=$(awk -v p="$IOVH_M_PKTS" -v c="$busy" 'BEGIN { printf "%.4f", (c > 0 ? p / c / 1e6 : 0) }')
+	mpps=$(awk -v p="$IOVH_M_PKTS" -v c="$busy" \
+		'BEGIN { if (c ~ /^[0-9.]+$/ && c > 0) printf "%.4f", p / c / 1e6; else printf "n/a" }')
 	wall=$(awk -v p="$IOVH_M_PKTS" -v w="$IOVH_M_WALL" 'BEGIN { printf "%.4f", p / w / 1e6 }')
 	line=$IOVH_M_FE_LINE
 	# Our PMD's per-queue IOTLB misses, from the xstats before "stop".
@@ -148,7 +148,7 @@ run_side()
 side_median()
 {
 	local vals
-	vals=$(awk -v t="$1" -v s="$2" '$1 == "run" && $2 == t && $3 == s && $5 != "FAIL" { print $5 }' "$RAW")
+	vals=$(awk -v t="$1" -v s="$2" '$1 == "run" && $2 == t && $3 == s && $5 ~ /^[0-9.]+$/ { print $5 }' "$RAW")
 	[[ -n $vals ]] || return 0
 	# shellcheck disable=SC2086
 	iovh_stats $vals
@@ -193,8 +193,8 @@ report()
 			((n >= 6)) || verdict="$verdict (<3 rounds)"
 		fi
 		printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$T_DESC" \
-			"$A_NAME" "$([[ $am == FAIL ]] && echo FAIL || echo "$am [$amin-$amax]")" \
-			"$B_NAME" "$([[ $bm == FAIL ]] && echo FAIL || echo "$bm [$bmin-$bmax]")" \
+			"$A_NAME" "$([[ $am == FAIL ]] && echo "no valid run" || echo "$am [$amin-$amax]")" \
+			"$B_NAME" "$([[ $bm == FAIL ]] && echo "no valid run" || echo "$bm [$bmin-$bmax]")" \
 			"$ratio" "$T_TARGET_TXT" "$verdict" >>"$md"
 	done
 	{

@@ -20,7 +20,7 @@
 #
 # Usage: devtools/bench.sh [--rounds N] [--seconds S] [--warmup S]
 #                          [--cases LIST] [--no-callgrind] [--cg-seconds S]
-#                          [--out DIR]
+#                          [--out DIR] [--report-only]
 #   --rounds N       A/B rounds per case (default 3)
 #   --seconds S      measurement window per run (default 5)
 #   --warmup S       forwarding before the window (default 1)
@@ -30,6 +30,8 @@
 #   --no-callgrind   skip the instruction counts
 #   --cg-seconds S   forwarding time under callgrind (default 10)
 #   --out DIR        results directory (default <build>/bench)
+#   --report-only    run nothing: write the table and chart again from
+#                    DIR/raw.txt (e.g. after an interrupted run)
 #
 # Writes DIR/results.md (table), DIR/bench.png (chart), DIR/raw.txt (one
 # line per run), DIR/logs/ and DIR/callgrind/. Needs root, hugepages
@@ -182,8 +184,8 @@ run_fe()
 	# Per busy CPU-second: the back-end may wait for the front-end, and
 	# the time its empty polls took is taken out (bench_lib.sh).
 	R_CPU=$IOVH_M_BUSY
-	[[ $R_CPU != "?" ]] || R_CPU=$IOVH_M_CPU
-	R_MPPS=$(awk -v p="$IOVH_M_PKTS" -v c="$R_CPU" 'BEGIN { printf "%.4f", (c > 0 ? p / c / 1e6 : 0) }')
+	R_MPPS=$(awk -v p="$IOVH_M_PKTS" -v c="$R_CPU" \
+		'BEGIN { if (c ~ /^[0-9.]+$/ && c > 0) printf "%.4f", p / c / 1e6; else printf "n/a" }')
 	R_WALL=$(awk -v p="$IOVH_M_PKTS" -v w="$IOVH_M_WALL" 'BEGIN { printf "%.4f", p / w / 1e6 }')
 	local kv lost miss
 	kv=$IOVH_M_FE_LINE
@@ -295,7 +297,7 @@ run_callgrind()
 mpps_stats()
 {
 	local vals
-	vals=$(awk -v c="$1" -v d="$2" '$1 == "run" && $2 == c && $3 == d && $5 != "FAIL" { print $5 }' "$RAW")
+	vals=$(awk -v c="$1" -v d="$2" '$1 == "run" && $2 == c && $3 == d && $5 ~ /^[0-9.]+$/ { print $5 }' "$RAW")
 	[[ -n $vals ]] || return 0
 	# shellcheck disable=SC2086
 	iovh_stats $vals
@@ -355,8 +357,8 @@ report()
 			END { print m + 0 }' "$RAW")
 		((idle <= 80)) || name="$name (front-end bound: up to $idle% idle)"
 		printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$name" \
-			"$([[ $sm == FAIL ]] && echo FAIL || echo "$sm [$smin-$smax]")" \
-			"$([[ $om == FAIL ]] && echo FAIL || echo "$om [$omin-$omax]")" \
+			"$([[ $sm == FAIL ]] && echo "no valid run" || echo "$sm [$smin-$smax]")" \
+			"$([[ $om == FAIL ]] && echo "no valid run" || echo "$om [$omin-$omax]")" \
 			"$(ratio "$om" "$sm")" "$si" "$oi" "$(ratio "$si" "$oi")" >>"$md"
 		printf '"%s" %s %s %s %s %s %s\n' "$c${fb:+ ($fb: split)}" \
 			"${sm/FAIL/0}" "$smin" "$smax" "${om/FAIL/0}" "$omin" "$omax" >>"$dat"
@@ -420,7 +422,7 @@ chart()
 main()
 {
 	ROUNDS=3 SECONDS_RUN=5 WARMUP=1 CG_SECONDS=10
-	local cases=$ALL_CASES callgrind=1
+	local cases='' callgrind=1 report_only=0
 	OUT=''
 	while (($#)); do
 		case $1 in
@@ -429,6 +431,7 @@ main()
 		--warmup) WARMUP=${2:-}; shift ;;
 		--cases) cases=${2:-}; shift ;;
 		--no-callgrind) callgrind=0 ;;
+		--report-only) report_only=1 ;;
 		--cg-seconds) CG_SECONDS=${2:-}; shift ;;
 		--out) OUT=${2:-}; shift ;;
 		-h|--help)
@@ -443,7 +446,24 @@ main()
 	[[ $SECONDS_RUN =~ ^[1-9][0-9]*$ ]] || die "--seconds needs a positive number"
 	[[ $WARMUP =~ ^[0-9]+$ ]] || die "--warmup needs a number"
 	[[ $CG_SECONDS =~ ^[1-9][0-9]*$ ]] || die "--cg-seconds needs a positive number"
-	IFS=, read -r -a CASES <<<"$cases"
+	local build
+	build=$(iovh_build_dir)
+	OUT=${OUT:-$build/bench}
+	if ((report_only)); then
+		RAW=$(realpath "$OUT")/raw.txt
+		[[ -s $RAW ]] || die "no $RAW to report on"
+		OUT=$(dirname "$RAW")
+		# The cases, rounds, window and load of the run that wrote it.
+		[[ -n $cases ]] || cases=$(awk '$1 == "run" && !seen[$2]++ { print $2 }' "$RAW" | paste -sd,)
+		ROUNDS=$(awk '$1 == "run" && $4 > m { m = $4 } END { print m + 0 }' "$RAW")
+		SECONDS_RUN=$(sed -n 's/^meta .*seconds=\([0-9]*\).*/\1/p' "$RAW" | head -n1)
+		LOAD_BEFORE=$(sed -n 's/^meta .*load_before=//p' "$RAW" | head -n1)
+		SECONDS_RUN=${SECONDS_RUN:-?} LOAD_BEFORE=${LOAD_BEFORE:-not recorded}
+		IFS=, read -r -a CASES <<<"$cases"
+		report
+		return 0
+	fi
+	IFS=, read -r -a CASES <<<"${cases:-$ALL_CASES}"
 	local c
 	for c in "${CASES[@]}"; do
 		case_def "$c" || die "unknown case '$c' (cases: $ALL_CASES)"
@@ -451,9 +471,6 @@ main()
 	iovh_is_root || die "the benchmark needs root (hugepages, /run): run it with sudo"
 	iovh_hugepages 1024
 
-	local build
-	build=$(iovh_build_dir)
-	OUT=${OUT:-$build/bench}
 	mkdir -p "$OUT/logs"
 	OUT=$(realpath "$OUT")
 	RAW=$OUT/raw.txt
@@ -465,6 +482,7 @@ main()
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
 	LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+	echo "meta rounds=$ROUNDS seconds=$SECONDS_RUN load_before=$LOAD_BEFORE" >>"$RAW"
 
 	local r drv order rc=0 log
 	for ((r = 1; r <= ROUNDS; r++)); do

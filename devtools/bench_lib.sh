@@ -48,7 +48,8 @@
 #                             the guest comes, and IOVH_M_IDLE (% of
 #                             IOVH_M_CPU spent in empty polls) and
 #                             IOVH_M_BUSY (IOVH_M_CPU without them) come
-#                             from the window's empty polls ("?" if unknown)
+#                             from the window's empty polls ("?" if unknown,
+#                             or if that leaves less than 5 % of the time)
 #   iovh_fe_kill              stop the front-end if a failed measurement left
 #                             it running
 #   iovh_stats V...           "median min max" of the numbers V...
@@ -323,7 +324,8 @@ iovh_fe_measure()
 		-v p="$pct0" -v e="$empty_ns" 'BEGIN {
 			if (e == "" || n == "" || c <= 0) { print "?", "?"; exit }
 			idle = n * p / 100 * e / 1e9
-			if (idle > c) idle = c
+			# Beyond that the remainder is calibration noise.
+			if (idle > 0.95 * c) { print "?", "?"; exit }
 			printf "%.0f %.3f\n", idle * 100 / c, c - idle }')
 	IOVH_M_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 	if ((IOVH_M_PKTS <= 0)); then
