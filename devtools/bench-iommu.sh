@@ -25,12 +25,13 @@
 # doc/benchmarks.rst.
 #
 # Usage: devtools/bench-iommu.sh [--rounds N] [--seconds S] [--warmup S]
-#                                [--tests LIST] [--out DIR]
+#                                [--tests LIST] [--out DIR] [--report-only]
 #   --rounds N     A/B rounds per test (default 3, at least 3 for a verdict)
 #   --seconds S    measurement window per run (default 5)
 #   --warmup S     traffic before the window (default 1)
 #   --tests LIST   comma-separated subset of prefault,strict,table
 #   --out DIR      results directory (default <build>/bench)
+#   --report-only  run nothing: write the table again from DIR/iommu-raw.txt
 #
 # Writes DIR/iommu.md (table) and DIR/iommu-raw.txt; logs in
 # DIR/iommu-logs/. Needs root, hugepages and a build (with the front-end).
@@ -162,7 +163,11 @@ report()
 		echo "looped back, 64B, one forwarding lcore. Mpps per busy CPU-second of the forwarding"
 		echo "thread (empty polls taken out), median [min-max] of $ROUNDS round(s) of ${SECONDS_RUN}s"
 		echo "(A/B alternating)."
-		echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)."
+		if [[ -n ${REPORT_ONLY:-} ]]; then
+			echo "Report written $(date -u '+%Y-%m-%d %H:%M UTC') from $RAW; load average before the runs: $LOAD_BEFORE."
+		else
+			echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)."
+		fi
 		echo
 		echo "| test | A | A Mpps/busy CPU-s | B | B Mpps/busy CPU-s | A/B | target | result |"
 		echo "|---|---|---|---|---|---|---|---|"
@@ -214,7 +219,7 @@ report()
 main()
 {
 	ROUNDS=3 SECONDS_RUN=5 WARMUP=1
-	local tests=$ALL_TESTS
+	local tests='' report_only=0
 	OUT=''
 	while (($#)); do
 		case $1 in
@@ -223,6 +228,7 @@ main()
 		--warmup) WARMUP=${2:-}; shift ;;
 		--tests) tests=${2:-}; shift ;;
 		--out) OUT=${2:-}; shift ;;
+		--report-only) report_only=1 ;;
 		-h|--help)
 			sed -n '/^# Usage:/,/^# IOVH_BUILD_DIR/p' "$0" | sed 's/^# \{0,1\}//'
 			exit 0
@@ -234,7 +240,24 @@ main()
 	[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "--rounds needs a positive number"
 	[[ $SECONDS_RUN =~ ^[1-9][0-9]*$ ]] || die "--seconds needs a positive number"
 	[[ $WARMUP =~ ^[0-9]+$ ]] || die "--warmup needs a number"
-	IFS=, read -r -a TESTS <<<"$tests"
+	local build
+	build=$(iovh_build_dir)
+	OUT=${OUT:-$build/bench}
+	if ((report_only)); then
+		RAW=$(realpath "$OUT")/iommu-raw.txt
+		[[ -s $RAW ]] || die "no $RAW to report on"
+		OUT=$(dirname "$RAW") LOGS=$OUT/iommu-logs
+		[[ -n $tests ]] || tests=$(awk '$1 == "run" && !seen[$2]++ { print $2 }' "$RAW" | paste -sd,)
+		ROUNDS=$(awk '$1 == "run" && $4 > m { m = $4 } END { print m + 0 }' "$RAW")
+		SECONDS_RUN=$(sed -n 's/^meta .*seconds=\([0-9]*\).*/\1/p' "$RAW" | head -n1)
+		LOAD_BEFORE=$(sed -n 's/^meta .*load_before=//p' "$RAW" | head -n1)
+		SECONDS_RUN=${SECONDS_RUN:-?} LOAD_BEFORE=${LOAD_BEFORE:-not recorded}
+		IFS=, read -r -a TESTS <<<"$tests"
+		REPORT_ONLY=1
+		report
+		return 0
+	fi
+	IFS=, read -r -a TESTS <<<"${tests:-$ALL_TESTS}"
 	local t
 	for t in "${TESTS[@]}"; do
 		test_def "$t" || die "unknown test '$t' (tests: $ALL_TESTS)"
@@ -242,11 +265,8 @@ main()
 	iovh_is_root || die "the benchmark needs root (hugepages, /run): run it with sudo"
 	iovh_hugepages 1024
 
-	local build
-	build=$(iovh_build_dir)
 	IOVH_FE=$build/app/frontend/iovhost-frontend
 	[[ -x $IOVH_FE ]] || die "$IOVH_FE is not built (meson -Dfrontend=true)"
-	OUT=${OUT:-$build/bench}
 	LOGS=$OUT/iommu-logs
 	mkdir -p "$LOGS"
 	OUT=$(realpath "$OUT") LOGS=$(realpath "$LOGS")
@@ -257,6 +277,7 @@ main()
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
 	LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+	echo "meta rounds=$ROUNDS seconds=$SECONDS_RUN load_before=$LOAD_BEFORE" >>"$RAW"
 
 	local r side order rc=0
 	for ((r = 1; r <= ROUNDS; r++)); do

@@ -327,7 +327,11 @@ report()
 		echo "of the forwarding thread, median [min-max] of $ROUNDS round(s) of ${SECONDS_RUN}s;"
 		echo "instructions per packet of the vhost side (ours: librte_net_iovhost.so;"
 		echo "stock: librte_net_vhost.so + librte_vhost.so) under callgrind."
-		echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load average before: $LOAD_BEFORE, after: $load_after."
+		if [[ -n ${REPORT_ONLY:-} ]]; then
+			echo "Report written $(date -u '+%Y-%m-%d %H:%M UTC') from $RAW; load average before the runs: $LOAD_BEFORE."
+		else
+			echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load average before: $LOAD_BEFORE, after: $load_after."
+		fi
 		echo
 		echo "| case | stock Mpps/CPU-s | ours Mpps/CPU-s | ratio | stock instr/pkt | ours instr/pkt | ratio |"
 		echo "|---|---|---|---|---|---|---|"
@@ -460,6 +464,7 @@ main()
 		LOAD_BEFORE=$(sed -n 's/^meta .*load_before=//p' "$RAW" | head -n1)
 		SECONDS_RUN=${SECONDS_RUN:-?} LOAD_BEFORE=${LOAD_BEFORE:-not recorded}
 		IFS=, read -r -a CASES <<<"$cases"
+		REPORT_ONLY=1
 		report
 		return 0
 	fi
