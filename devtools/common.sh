@@ -230,6 +230,8 @@ iovh_plugin_path()
 #   iovh_tp_start LOG TIMEOUT ARG...   start "dpdk-testpmd ARG..." (ARG must
 #                                      include -i), wait for its first prompt;
 #                                      TIMEOUT bounds the whole run (seconds)
+#                                      (first prompt awaited IOVH_TP_START_WAIT s,
+#                                      default 60: more under valgrind)
 #   iovh_tp_cmd CMD [WAIT]             type CMD, wait (default 60 s) until
 #                                      testpmd prompts again
 #   iovh_tp_quit                       type quit, wait for the exit; returns
@@ -298,7 +300,7 @@ iovh_tp_start()
 	IOVH_TP_PID=$!
 	exec {IOVH_TP_FD}>"$IOVH_TP_FIFO"
 	rm -f "$IOVH_TP_FIFO"
-	_iovh_tp_wait_prompts 1 60
+	_iovh_tp_wait_prompts 1 "${IOVH_TP_START_WAIT:-60}"
 }
 
 iovh_tp_cmd()

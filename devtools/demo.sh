@@ -34,6 +34,8 @@ set -euo pipefail
 
 # shellcheck source=devtools/common.sh
 . "$(dirname "$(realpath "$0")")/common.sh"
+# shellcheck source=devtools/bench_lib.sh
+. "$IOVH_ROOT/devtools/bench_lib.sh"
 
 # Most packets the two ends of the loop may disagree on after a stop: what
 # can sit in the rings and in one forwarding burst per port.
@@ -56,34 +58,6 @@ cleanup()
 	[[ -z $SOCK_DIR ]] || rm -rf "$SOCK_DIR"
 }
 
-# Read a testpmd log; print "key value" lines:
-#   nic_rx_P_N / nic_tx_P_N  RX/TX-packets of port P in its N-th port stats
-#   fwd_rx_P / fwd_tx_P      RX/TX-packets of port P in the forward stats
-parse_log()
-{
-	awk '
-	/NIC statistics for port / {
-		p = $0
-		sub(/.*NIC statistics for port /, "", p)
-		sub(/[^0-9].*/, "", p)
-		n[p]++
-		where = "nic_"; tag = "_" p "_" n[p]
-		next
-	}
-	/Forward statistics for port / {
-		p = $0
-		sub(/.*Forward statistics for port /, "", p)
-		sub(/[^0-9].*/, "", p)
-		where = "fwd_"; tag = "_" p
-		next
-	}
-	/Accumulated forward statistics/ { where = ""; next }
-	/^ *#+ *$|^ *-+ *$/ { where = ""; next }
-	where != "" && $1 == "RX-packets:" { print where "rx" tag, $2 }
-	where != "" && $1 == "TX-packets:" { print where "tx" tag, $2 }
-	' "$1"
-}
-
 # Run the loopback once. $1: label (ours|stock); the rest: extra EAL args.
 # Sets RESULT_MPPS0, RESULT_MPPS1; returns non-zero on any failed check.
 run_loop()
@@ -98,32 +72,12 @@ run_loop()
 
 	info "[$label] starting testpmd (log: $log)"
 	local limit=$((WARMUP + SECONDS_RUN + 120))
-	iovh_tp_start "$log" "$limit" \
+	iovh_loop_start "$label" "$log" "$sock" "" "$limit" \
 		-l 0-1 --no-pci --single-file-segments --iova-mode=va \
 		--file-prefix="$PREFIX" "$@" \
 		--vdev "net_vhost0,iface=$sock" \
 		-- -i --forward-mode=io --nb-cores=1 --txpkts=64 --total-num-mbufs=32768 ||
-		{ warn "[$label] testpmd did not start"; return 1; }
-
-	if [[ $label == ours ]]; then
-		grep -q "iovhost $IOVH_VERSION" "$log" || {
-			warn "[$label] no 'iovhost $IOVH_VERSION' probe line: our PMD did not take net_vhost0"
-			return 1
-		}
-	else
-		! grep -q "iovhost $IOVH_VERSION" "$log" || {
-			warn "[$label] iovhost probed in the stock run"
-			return 1
-		}
-	fi
-
-	iovh_tp_cmd "port stop all" || return 1
-	iovh_tp_cmd "port attach net_virtio_user0,path=$sock" || return 1
-	grep -q 'Port 1 is attached' "$log" || {
-		warn "[$label] virtio-user port did not attach; see $log"
 		return 1
-	}
-	iovh_tp_cmd "port start all" || return 1
 	iovh_tp_cmd "start tx_first" || return 1
 	iovh_sleep "$WARMUP"
 	local t0 t1
@@ -143,7 +97,7 @@ run_loop()
 	local k x
 	while read -r k x; do
 		v[$k]=$x
-	done < <(parse_log "$log")
+	done < <(iovh_tp_parse_stats "$log")
 	for k in nic_rx_0_1 nic_rx_1_1 nic_rx_0_2 nic_rx_1_2 \
 		nic_rx_0_3 nic_tx_0_3 nic_rx_1_3 nic_tx_1_3 \
 		fwd_rx_0 fwd_tx_0 fwd_rx_1 fwd_tx_1; do
@@ -164,18 +118,7 @@ run_loop()
 		warn "[$label] no packets received during the measurement"
 		ok=1
 	fi
-	# Port 0 sends what port 1 receives and back.
-	local what a b
-	for what in "nic_tx_0_3 nic_rx_1_3" "nic_tx_1_3 nic_rx_0_3" \
-		"fwd_tx_0 fwd_rx_1" "fwd_tx_1 fwd_rx_0"; do
-		read -r a b <<<"$what"
-		local d=$((v[$a] - v[$b]))
-		((d < 0)) && d=$((-d))
-		if ((d > SLACK)); then
-			warn "[$label] $a=${v[$a]} but $b=${v[$b]}: $d packets unaccounted for"
-			ok=1
-		fi
-	done
+	iovh_loop_conserved "$label" "$log" "$SLACK" || ok=1
 	info "[$label] port 0: rx ${v[fwd_rx_0]} tx ${v[fwd_tx_0]};" \
 		"port 1: rx ${v[fwd_rx_1]} tx ${v[fwd_tx_1]}"
 	return $ok

@@ -214,30 +214,64 @@ prefault_one(void *arg, const struct iommu_win *w)
 	c->n++;
 }
 
+/* Send prepared UPDATEs, a bounded number in flight: replies are slots, too. */
+static void
+push_updates(struct iotlb *t, struct prefault_ctx *c, const char *kind)
+{
+	char what[48];
+	unsigned int i, done = 0;
+
+	snprintf(what, sizeof(what), "(%s)", kind);
+	while (done < c->n) {
+		unsigned int k = c->n - done < 256 ? c->n - done : 256;
+
+		for (i = 0; i < k; i++)
+			send_iotlb(t, &c->msgs[done + i], &c->tickets[done + i], what);
+		for (i = 0; i < k; i++)
+			wait_iotlb(t, c->tickets[done + i], &c->msgs[done + i], kind);
+		done += k;
+	}
+	t->inv_st.prefault += c->n;
+	free(c->msgs);
+	free(c->tickets);
+}
+
 void
 iotlb_prefault(struct iotlb *t)
 {
 	struct prefault_ctx c = { .t = t };
-	unsigned int i, done = 0;
 
 	pthread_mutex_lock(&t->mmu->lock);
 	iommu_for_each_mapped(t->mmu, prefault_one, &c);
 	pthread_mutex_unlock(&t->mmu->lock);
-	/* Keep a bounded number in flight: replies are slots, too. */
-	while (done < c.n) {
-		unsigned int k = c.n - done < 256 ? c.n - done : 256;
+	push_updates(t, &c, "UPDATE prefault");
+}
 
-		for (i = 0; i < k; i++)
-			send_iotlb(t, &c.msgs[done + i], &c.tickets[done + i],
-				   "(UPDATE prefault)");
-		for (i = 0; i < k; i++)
-			wait_iotlb(t, c.tickets[done + i], &c.msgs[done + i],
-				   "UPDATE prefault");
-		done += k;
+void
+iotlb_fill(struct iotlb *t, unsigned int n)
+{
+	const struct guest_mem *gm = t->mmu->gm;
+	struct prefault_ctx c = { .t = t };
+	struct iommu_win w = { .size = 4096, .perm = VU_ACCESS_RO };
+	unsigned int i, reg = 0;
+	uint64_t off = 0;
+
+	/*
+	 * Only the back-end's table grows: the emulated IOMMU does not know
+	 * these windows, so a miss on one would be refused, but the device
+	 * never sees their IOVAs in a descriptor.
+	 */
+	for (i = 0; i < n; i++) {
+		if (off + w.size > gm->r[reg].size) {
+			reg = (reg + 1) % gm->nregions;
+			off = 0;
+		}
+		w.iova = IOTLB_FILL_BASE + (uint64_t)i * w.size;
+		w.gpa = gm->r[reg].gpa + off;
+		off += w.size;
+		prefault_one(&c, &w);
 	}
-	t->inv_st.prefault += c.n;
-	free(c.msgs);
-	free(c.tickets);
+	push_updates(t, &c, "UPDATE fill");
 }
 
 static void

@@ -74,6 +74,20 @@ void iotlb_flush(struct iotlb *t);
 /** Prefault: send an UPDATE for every live mapping. */
 void iotlb_prefault(struct iotlb *t);
 
+/**
+ * IOVA of the first --iotlb-fill window: far above every buffer and ring
+ * window (64 GiB and up), below 2^48 so any IOMMU could map it.
+ */
+#define IOTLB_FILL_BASE		(1ull << 44)
+
+/**
+ * Prefault: push @p n extra read-only 4 KiB UPDATEs for consecutive
+ * IOVAs from IOTLB_FILL_BASE, backed by guest memory page after page,
+ * that no descriptor ever uses: they only fill the back-end's IOTLB
+ * (counted with the prefault UPDATEs).
+ */
+void iotlb_fill(struct iotlb *t, unsigned int n);
+
 /** Serve one MISS from the back-end channel. */
 void iotlb_handle_miss(struct iotlb *t, const struct vu_iotlb *m);
 

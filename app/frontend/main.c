@@ -58,6 +58,8 @@ usage(FILE *f)
 "  --seed N               IOVA shuffle seed (default 1)\n"
 "  --iova-pools P         shared: one IOVA allocator for all buffers (default);\n"
 "                         split: RX and TX buffers never swap IOVAs\n"
+"  --iotlb-fill N         prefault: also push N 4 KiB mappings nothing uses,\n"
+"                         to fill the back-end's IOTLB (default 0)\n"
 "Traffic\n"
 "  --size N               frame bytes, %d-%d (default 64)\n"
 "  --burst N              TX packets posted per queue per poll (default 32)\n"
@@ -102,6 +104,7 @@ parse(int argc, char **argv, struct fe_opts *o)
 		O_NOHUGE, O_QUEUES, O_RING, O_NOMRG, O_NOEVT, O_KICK, O_FLOOD, O_WRITEOFF, O_IOMMU,
 		O_PAGE, O_PERM, O_LAZY, O_DELAY, O_SEED, O_POOLS, O_SIZE, O_BURST,
 		O_EXPECT, O_SECONDS, O_PACKETS, O_MAXLOST, O_VERBOSE, O_HELP,
+		O_FILL,
 	};
 	static const struct option lo[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
@@ -125,6 +128,7 @@ parse(int argc, char **argv, struct fe_opts *o)
 		{ "miss-delay-us", required_argument, NULL, O_DELAY },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "iova-pools", required_argument, NULL, O_POOLS },
+		{ "iotlb-fill", required_argument, NULL, O_FILL },
 		{ "size", required_argument, NULL, O_SIZE },
 		{ "burst", required_argument, NULL, O_BURST },
 		{ "expect", required_argument, NULL, O_EXPECT },
@@ -227,6 +231,9 @@ parse(int argc, char **argv, struct fe_opts *o)
 			else if (!strcmp(optarg, "split")) o->iova_split = true;
 			else fe_die("--iova-pools: shared or split");
 			break;
+		case O_FILL:
+			o->iotlb_fill = num_arg("iotlb-fill", optarg, 0, 1u << 24);
+			break;
 		case O_SIZE:
 			o->size = num_arg("size", optarg, PKT_MIN_LEN, PKT_MAX_LEN);
 			break;
@@ -259,6 +266,8 @@ parse(int argc, char **argv, struct fe_opts *o)
 	}
 	if (o->packets)
 		o->seconds = 0;
+	if (o->iotlb_fill && o->iommu != IOMMU_PREFAULT)
+		fe_die("--iotlb-fill needs --iommu prefault");
 }
 
 static const char *const gran_names[] = { "4k", "2m", "region" };
@@ -478,8 +487,11 @@ main(int argc, char **argv)
 	 * Only now: a back-end may keep its IOTLB per virtqueue (DPDK 22.11
 	 * does) and drop UPDATEs that arrive before the queue exists.
 	 */
-	if (o.iommu == IOMMU_PREFAULT)
+	if (o.iommu == IOMMU_PREFAULT) {
 		iotlb_prefault(&tlb);
+		if (o.iotlb_fill)
+			iotlb_fill(&tlb, o.iotlb_fill);
+	}
 	run_prime(&c);
 	for (q = 0; q < o.queues; q++) {
 		session_vring_enable(&s, &c.qp[q].rxq, true);

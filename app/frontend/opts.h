@@ -34,6 +34,7 @@ struct fe_opts {
 	unsigned int lazy_ms;		/* ... or this long after the first */
 	unsigned int miss_delay_us;
 	bool iova_split;		/* RX and TX draw IOVAs from separate pools */
+	unsigned int iotlb_fill;	/* prefault: extra 4 KiB UPDATEs to push */
 	unsigned int size;
 	unsigned int burst;
 	enum pkt_expect expect;
