@@ -28,7 +28,8 @@
 #    running device (the SIGBUS guard must hold; the front-end is dropped).
 #
 # IOVH_HOSTILE_ONLY=REGEX runs only the matching attacks of H (not the
-# slow group); IOVH_FUZZ_SEED=N replays one fuzzer sequence.
+# slow group); IOVH_HOSTILE_REPEAT=N runs each selected attack N times in
+# the same testpmd; IOVH_FUZZ_SEED=N replays one fuzzer sequence.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -67,7 +68,8 @@ rc=0
 python3 -u "$HOSTILE" --tp-pid "$pid" --tp-fifo "$IOVH_WORK_DIR/h.stdin" \
 	--tp-log "${TP_LOG[h]}" --sock-a "$d/a.sock" --sock-b "$d/b.sock" \
 	--slow-socks "$slow" --sock-i "$d/i.sock" --port-i 7 --sock-c "$d/c.sock" \
-	${IOVH_HOSTILE_ONLY:+--only "$IOVH_HOSTILE_ONLY"} ||
+	${IOVH_HOSTILE_ONLY:+--only "$IOVH_HOSTILE_ONLY"} \
+	${IOVH_HOSTILE_REPEAT:+--repeat "$IOVH_HOSTILE_REPEAT"} ||
 	rc=$?
 [ $rc = 0 ] || fail "hostile suite: attacks failed (see the FAIL lines above)"
 say "ok: hostile suite passed"

@@ -71,11 +71,20 @@ iovh_vq_backlog_flush(struct iovh_dev *dev, struct iovh_vq *vq)
 			vq->backlog_n * sizeof(vq->backlog[0]));
 }
 
+/* What enqueue_ring_wait() found. */
+#define RING_WAIT_RETRY UINT32_MAX
+
 /*
  * The front-end's IOMMU took the ring mapping away (a lazy flush does, every
  * time): park the packets until the control thread has the ring back.
+ *
+ * @return packets parked, or RING_WAIT_RETRY when the queue became usable
+ *   (or was being completed by the control thread) since burst_begin()
+ *   found it not ready: the caller tries the burst again, so a queue that
+ *   is back is never mistaken for a stopped one (that returned 0, and the
+ *   application dropped the packets).
  */
-static __rte_noinline uint16_t
+static __rte_noinline uint32_t
 enqueue_ring_wait(struct iovh_dev *dev, uint16_t vq_idx,
 		struct rte_mbuf **pkts, uint16_t count)
 {
@@ -93,7 +102,7 @@ enqueue_ring_wait(struct iovh_dev *dev, uint16_t vq_idx,
 	if (unlikely(__atomic_load_n(&vq->ctrl_flushing, __ATOMIC_ACQUIRE))) {
 		while (__atomic_load_n(&vq->ctrl_flushing, __ATOMIC_ACQUIRE))
 			rte_pause();
-		return iovh_enqueue_burst(dev, vq_idx, pkts, count);
+		return RING_WAIT_RETRY;
 	}
 	rte_rcu_qsbr_thread_online(dev->qsbr, vq_idx);
 	/* Acquire pairs with the control thread's release of ring_wait. */
@@ -101,9 +110,24 @@ enqueue_ring_wait(struct iovh_dev *dev, uint16_t vq_idx,
 		n = backlog_add(vq, pkts, count);
 		__atomic_store_n(&vq->backlog_tsc, rte_get_tsc_cycles(),
 				__ATOMIC_RELAXED);
+		rte_rcu_qsbr_thread_offline(dev->qsbr, vq_idx);
+		return n;
 	}
+	/*
+	 * Neither held nor waiting: the device is stopped, or the control
+	 * thread gave the queue back between our loads. It stores ctrl_flushing
+	 * = 1 before ready = 0 and ready = 1 before ctrl_flushing = 0 (and
+	 * ready before ring_wait = 0 in iovh_dev_update_ready()), all
+	 * store-release: loading ready, ctrl_flushing, ready again (acquire,
+	 * in that order) sees one of them set if a hand-back or a flush was
+	 * what made burst_begin() find the queue not ready.
+	 */
 	rte_rcu_qsbr_thread_offline(dev->qsbr, vq_idx);
-	return n;
+	if (__atomic_load_n(&vq->ready, __ATOMIC_ACQUIRE) ||
+			__atomic_load_n(&vq->ctrl_flushing, __ATOMIC_ACQUIRE) ||
+			__atomic_load_n(&vq->ready, __ATOMIC_ACQUIRE))
+		return RING_WAIT_RETRY;
+	return 0;
 }
 
 void
@@ -114,22 +138,28 @@ iovh_vq_backlog_free(struct iovh_vq *vq)
 	vq->backlog_n = 0;
 }
 
-static __rte_noinline uint16_t
-enqueue_ring_wait(struct iovh_dev *dev, uint16_t vq_idx,
-		struct rte_mbuf **pkts, uint16_t count);
-
 uint16_t
 iovh_enqueue_burst(struct iovh_dev *dev, uint16_t vq_idx,
 		struct rte_mbuf **pkts, uint16_t count)
 {
 	struct iovh_vq *vq;
+	unsigned int tries = 0;
+	uint32_t w;
 	uint16_t n;
 
 	if (unlikely((vq_idx & 1) != 0 || count == 0))
 		return 0;
+again:
 	vq = burst_begin(dev, vq_idx);
-	if (vq == NULL)
-		return enqueue_ring_wait(dev, vq_idx, pkts, count);
+	if (unlikely(vq == NULL)) {
+		w = enqueue_ring_wait(dev, vq_idx, pkts, count);
+		if (w != RING_WAIT_RETRY)
+			return (uint16_t)w;
+		/* Bounded: the control thread may take the queue again. */
+		if (++tries < 4)
+			goto again;
+		return 0;
+	}
 	/*
 	 * No loss on an IOTLB miss: packets that met one wait in the backlog
 	 * (in order, ahead of anything newer) until the mapping arrives. A

@@ -855,33 +855,72 @@ overlaps(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
 	return a0 <= b1 && b0 <= a1;
 }
 
-/* Whether [first, last] meets any ring of the device. */
+/* Whether [first, last] meets a ring of @p vq. */
 static bool
-ring_hit(struct iovh_dev *dev, uint64_t first, uint64_t last)
+vq_ring_hit(const struct iovh_vq *vq, uint64_t first, uint64_t last)
 {
 	uint64_t f[4], l[4];
-	unsigned int q, k, n;
+	unsigned int k, n;
 
-	for (q = 0; q < dev->max_queue_pairs * 2u; q++) {
-		n = ring_iovas(dev->vq[q], f, l);
-		for (k = 0; k < n; k++)
-			if (overlaps(f[k], l[k] < f[k] ? UINT64_MAX : l[k],
-					first, last))
-				return true;
-	}
+	n = ring_iovas(vq, f, l);
+	for (k = 0; k < n; k++)
+		if (overlaps(f[k], l[k] < f[k] ? UINT64_MAX : l[k],
+				first, last))
+			return true;
 	return false;
 }
 
-/* Translate again the rings that wait for (or lost) their mapping. */
+/** Virtqueues taken from their poll threads by rings_hold(). */
+struct rings_held {
+	uint64_t bits[(IOVH_MAX_VRING + 63) / 64];
+	bool any;
+};
+
+/*
+ * Take the queues whose rings meet [first, last] away from their poll
+ * threads, and only those: the others go on as they were. ring_wait is
+ * raised before ready drops (both store-release, in that order), so an
+ * enqueue that finds such a queue not ready parks its packets in the
+ * backlog instead of handing them back unsent: the application would
+ * drop them, and a stopped device is not what this is. The caller
+ * quiesces, then rings_release() translates the rings again.
+ */
 static void
-rings_retranslate(struct iovh_dev *dev, bool all)
+rings_hold(struct iovh_dev *dev, uint64_t first, uint64_t last,
+		struct rings_held *h)
+{
+	unsigned int q;
+
+	memset(h, 0, sizeof(*h));
+	for (q = 0; q < dev->max_queue_pairs * 2u; q++) {
+		struct iovh_vq *vq = dev->vq[q];
+
+		if (!vq_ring_hit(vq, first, last))
+			continue;
+		h->bits[q / 64] |= 1ULL << (q % 64);
+		h->any = true;
+		if (vq->ready)
+			__atomic_store_n(&vq->ring_wait, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&vq->ready, 0, __ATOMIC_RELEASE);
+	}
+}
+
+/*
+ * After quiesce: the held queues' ring pointers are dropped, and every
+ * ring without one (held now, or waiting for a mapping since earlier) is
+ * translated again; ready and ring_wait are then recomputed.
+ */
+static void
+rings_release(struct iovh_dev *dev, const struct rings_held *h)
 {
 	unsigned int q;
 
 	for (q = 0; q < dev->max_queue_pairs * 2u; q++) {
 		struct iovh_vq *vq = dev->vq[q];
 
-		if (vq->addr_set && vq->size != 0 && (all || vq->desc == NULL))
+		if (h->bits[q / 64] & (1ULL << (q % 64)))
+			vq->desc = NULL;
+		if (vq->addr_set && vq->size != 0 && vq->desc == NULL)
 			iovh_vq_translate_rings(dev, vq);
 	}
 	iovh_dev_update_ready(dev);
@@ -938,6 +977,7 @@ iotlb_update(struct msg_ctx *ctx, const struct vhu_iotlb *m)
 	struct iovh_dev *dev = ctx->dev;
 	uint64_t keep[IOVH_MAX_VRING * 8], f[4], l[4];
 	uint64_t iova = m->iova, fva = m->uaddr, left = m->size;
+	struct rings_held held;
 	unsigned int nkeep = 0, q, k, n;
 	int rc;
 
@@ -1000,14 +1040,24 @@ iotlb_update(struct msg_ctx *ctx, const struct vhu_iotlb *m)
 	/* Release: the new entries are in the table before a poll thread
 	 * can record this count with a later miss. */
 	__atomic_store_n(&dev->iotlb_seq, dev->iotlb_seq + 1, __ATOMIC_RELEASE);
+	/*
+	 * Something was replaced or evicted: once no poll thread can hold it
+	 * (quiesce), it is freed. Only rings inside the UPDATE's range can
+	 * have changed their translation, so only their queues are held; an
+	 * evicted mapping elsewhere still stands on the front-end's side,
+	 * and a ring pointer made from it stays right (an INVALIDATE of it is
+	 * caught by rings_hold(), which looks at ring addresses, not entries).
+	 * Holding every queue here, without ring_wait, made an enqueue in
+	 * that window hand its packets back unsent: they were lost.
+	 */
 	if (iovh_iotlb_dirty(&dev->iotlb)) {
-		/* Something was replaced or evicted: rings may point at it. */
-		iovh_dev_pause(dev);
+		rings_hold(dev, m->iova, m->iova + (m->size - 1), &held);
+		iovh_dev_quiesce(dev);
 		iovh_iotlb_reclaim(&dev->iotlb);
-		rings_retranslate(dev, true);
 	} else {
-		rings_retranslate(dev, false);
+		memset(&held, 0, sizeof(held));
 	}
+	rings_release(dev, &held);
 	iovh_ctrl_misses_answered(dev, m->iova, m->iova + (m->size - 1));
 	iovh_backlogs_complete(dev);
 	return left == 0 ? H_OK : H_ERR;
@@ -1022,9 +1072,8 @@ static enum h_result
 iotlb_invalidate(struct msg_ctx *ctx, const struct vhu_iotlb *m)
 {
 	struct iovh_dev *dev = ctx->dev;
+	struct rings_held held;
 	uint64_t last;
-	unsigned int q;
-	bool rings;
 
 	if (m->size == 0)
 		return H_OK;
@@ -1038,26 +1087,13 @@ iotlb_invalidate(struct msg_ctx *ctx, const struct vhu_iotlb *m)
 			"a mapping; flushing the whole IOTLB", dev->path);
 		iovh_iotlb_flush(&dev->iotlb);
 	}
-	rings = ring_hit(dev, m->iova, last);
-	if (rings) {
-		/*
-		 * The rings go, the queues stay: ring_wait is raised before
-		 * ready drops, so an enqueue that finds the queue not ready
-		 * parks its packets instead of losing them.
-		 */
-		for (q = 0; q < dev->max_queue_pairs * 2u; q++) {
-			struct iovh_vq *vq = dev->vq[q];
-
-			if (vq->ready)
-				__atomic_store_n(&vq->ring_wait, 1,
-						__ATOMIC_RELEASE);
-			__atomic_store_n(&vq->ready, 0, __ATOMIC_RELEASE);
-		}
-	}
+	/* The rings go, the queues stay: the poll threads of the queues
+	 * whose rings are hit park packets until the mappings return. */
+	rings_hold(dev, m->iova, last, &held);
 	iovh_dev_quiesce(dev);
 	iovh_iotlb_reclaim(&dev->iotlb);
-	if (rings)
-		rings_retranslate(dev, true);
+	if (held.any)
+		rings_release(dev, &held);
 	dev->iotlb_invalidates++;
 	return H_OK;
 }
