@@ -13,7 +13,9 @@
 #  - ours with iommu-support=1: pt (4k and 2m pages) and prefault lose
 #    nothing; strict and lazy (every buffer unmapped when returned; batched
 #    domain-wide flushes ending at 2^64) see no violation and no corrupt,
-#    duplicated or reordered packet, and keep traffic flowing;
+#    duplicated or reordered packet, and keep traffic flowing; in strict
+#    mode the IOTLB xstats move (MISSes sent, UPDATEs, INVALIDATEs, misses
+#    in the latency histogram);
 #  - the stock PMD as a reference, IOMMU off and pt.
 # The FRONTEND lines are kept in the log for the notes.
 
@@ -71,6 +73,30 @@ run_fe_safety() {
 	say "$name: $line"
 }
 
+# xstat KEY TEXT: the value of one xstat in "show port xstats" output TEXT.
+xstat() { awk -v k="$1:" '$1 == k { v = $2 } END { print v + 0 }' <<< "$2"; }
+# xstat_sum REGEX TEXT: the sum of the xstats whose name matches REGEX.
+xstat_sum() { awk -v re="$1" '$1 ~ re { s += $2 } END { print s + 0 }' <<< "$2"; }
+
+# iotlb_counters_moved NAME BEFORE AFTER: in strict mode every buffer is
+# unmapped once returned, so the IOTLB counters of port 0 must have moved:
+# MISSes sent, UPDATEs and INVALIDATEs applied, misses timed in the latency
+# histogram (no more than the misses the queues met), entries within the cap.
+iotlb_counters_moved() {
+	local name=$1 a=$2 b=$3 k d lat miss
+	for k in iotlb_misses_sent iotlb_updates iotlb_invalidates; do
+		d=$(( $(xstat $k "$b") - $(xstat $k "$a") ))
+		expect_ge "$name: xstat $k grew by" "$d" 1
+	done
+	lat=$(( $(xstat_sum '_iotlb_miss_lat_' "$b") - $(xstat_sum '_iotlb_miss_lat_' "$a") ))
+	miss=$(( $(xstat_sum '_q[0-9]+_iotlb_misses:' "$b") - $(xstat_sum '_q[0-9]+_iotlb_misses:' "$a") ))
+	expect_ge "$name: misses in the latency histogram" "$lat" 1
+	expect_le "$name: misses in the latency histogram" "$lat" "$miss"
+	expect_le "$name: iotlb_entries" "$(xstat iotlb_entries "$b")" \
+		"$(xstat iotlb_capacity "$b")"
+	say "$name: xstats +$(( $(xstat iotlb_misses_sent "$b") - $(xstat iotlb_misses_sent "$a") )) misses sent, +$lat timed (of +$miss met)"
+}
+
 # backend NAME [--stock] QUEUES [devargs]: testpmd looping port 0 to itself.
 backend() {
 	local name=$1 stock=() q dev; shift
@@ -102,8 +128,11 @@ if [ "$IOVH_MODE" = ours ]; then
 	run_fe iommu-pt-4k 0 --iommu pt --packets 50000
 	run_fe iommu-pt-2m 0 --iommu pt --iotlb-page 2m --packets 50000
 	run_fe iommu-prefault 0 --iommu prefault --packets 50000
+	xs0=$(tp_run ours-iommu 10 "show port xstats 0")
 	IOVH_FE_LOSS_OK=1 IOVH_FE_MIN_RX=300 \
 		run_fe iommu-strict 0 --iommu strict --packets 500
+	iotlb_counters_moved iommu-strict "$xs0" \
+		"$(tp_run ours-iommu 10 "show port xstats 0")"
 	# Lazy: the front-end also fails a run on misses it considers
 	# repeated; the safety counters are what is asserted here.
 	IOVH_FE_LOSS_OK=1 IOVH_FE_MIN_RX=1000 \

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_lcore.h>
 
 #include "ctrl.h"
@@ -398,6 +399,7 @@ static int
 send_miss(struct iovh_dev *dev, uint64_t iova, uint8_t perm)
 {
 	struct vhu_msg m;
+	int rc;
 
 	memset(&m, 0, sizeof(m));
 	m.hdr.request = VHU_BACKEND_IOTLB_MSG;
@@ -406,8 +408,14 @@ send_miss(struct iovh_dev *dev, uint64_t iova, uint8_t perm)
 	m.payload.iotlb.iova = iova;
 	m.payload.iotlb.perm = perm;
 	m.payload.iotlb.type = VHU_IOTLB_MISS;
-	dev->misses_sent++;
-	return iovh_ctrl_backend_send(dev, &m);
+	rc = iovh_ctrl_backend_send(dev, &m);
+	/* Every MISS that went out, re-sends included; not the ones a full
+	 * or missing channel refused (they are tried again). Single writer:
+	 * a plain increment, published for iovh_dev_stats_get(). */
+	if (rc == 0)
+		__atomic_store_n(&dev->misses_sent, dev->misses_sent + 1,
+				__ATOMIC_RELAXED);
+	return rc;
 }
 
 void
@@ -445,10 +453,109 @@ iovh_ctrl_request_miss(struct iovh_dev *dev, uint64_t iova, uint8_t perm)
 			dev->path, iova, perm, rc);
 }
 
+/* Bucket of struct iovh_vq_stats.miss_lat for @p cycles (see iovhost.h). */
+static unsigned int
+miss_lat_bucket(uint64_t cycles)
+{
+	uint64_t per_us = rte_get_tsc_hz() / 1000000;
+	uint64_t us = cycles / (per_us ? per_us : 1);
+	unsigned int b;
+
+	if (us == 0)
+		return 0;
+	/* us in [2^(b-1), 2^b) */
+	b = 64 - __builtin_clzll(us);
+	return RTE_MIN(b, IOVH_MISS_LAT_BUCKETS - 1u);
+}
+
+/*
+ * Time a poll-thread miss from now on: one entry per page and queue, the
+ * earliest report kept (a re-report of a miss still unanswered is the
+ * same miss). A full table forgets its oldest entry: that miss then goes
+ * uncounted, which is better than a wrong latency.
+ */
+static void
+miss_lat_note(struct iovh_dev *dev, uint16_t vq, const struct iovh_miss *m)
+{
+	uint64_t page = m->iova & ~((1ULL << IOTLB_PAGE_SHIFT) - 1);
+	uint32_t i, oldest = 0;
+
+	for (i = 0; i < dev->nlat_wait; i++) {
+		if (dev->lat_wait[i].iova == page && dev->lat_wait[i].vq == vq) {
+			dev->lat_wait[i].perm |= m->perm;
+			if ((int64_t)(m->tsc - dev->lat_wait[i].tsc) < 0)
+				dev->lat_wait[i].tsc = m->tsc;
+			return;
+		}
+		if ((int64_t)(dev->lat_wait[i].tsc -
+				dev->lat_wait[oldest].tsc) < 0)
+			oldest = i;
+	}
+	if (i == RTE_DIM(dev->lat_wait))
+		i = oldest;
+	else
+		dev->nlat_wait++;
+	dev->lat_wait[i].iova = page;
+	dev->lat_wait[i].tsc = m->tsc;
+	dev->lat_wait[i].vq = vq;
+	dev->lat_wait[i].perm = m->perm;
+}
+
+/* Whether the table maps @p iova for an access of kind @p perm. */
+static bool
+iotlb_allows(const struct iovh_dev *dev, uint64_t iova, uint8_t perm);
+
+/*
+ * An UPDATE of [iova, last] was just applied: the misses it resolved go
+ * into their queue's histogram. The control thread is the only writer of
+ * miss_lat, so a plain increment is enough; relaxed stores keep readers
+ * (iovh_vq_stats_get) from seeing a torn value.
+ */
+static void
+miss_lat_answered(struct iovh_dev *dev, uint64_t iova, uint64_t last)
+{
+	uint64_t now = rte_get_tsc_cycles();
+	uint32_t i = 0;
+
+	while (i < dev->nlat_wait) {
+		uint64_t page = dev->lat_wait[i].iova;
+
+		if (page >= iova && page <= last &&
+				iotlb_allows(dev, page, dev->lat_wait[i].perm)) {
+			uint64_t *c = &dev->vq[dev->lat_wait[i].vq]->stats
+				.miss_lat[miss_lat_bucket(now -
+					dev->lat_wait[i].tsc)];
+
+			__atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
+			dev->lat_wait[i] = dev->lat_wait[--dev->nlat_wait];
+		} else {
+			i++;
+		}
+	}
+}
+
+/* Stop timing misses never answered (as pending misses are given up). */
+static void
+miss_lat_expire(struct iovh_dev *dev)
+{
+	uint64_t now = rte_get_tsc_cycles();
+	uint64_t limit = rte_get_tsc_hz() / 1000 * IOVH_MISS_GIVEUP_MS;
+	uint32_t i = 0;
+
+	while (i < dev->nlat_wait) {
+		if (now - dev->lat_wait[i].tsc > limit)
+			dev->lat_wait[i] = dev->lat_wait[--dev->nlat_wait];
+		else
+			i++;
+	}
+}
+
 void
 iovh_ctrl_misses_answered(struct iovh_dev *dev, uint64_t iova, uint64_t last)
 {
 	uint32_t i = 0;
+
+	miss_lat_answered(dev, iova, last);
 
 	while (i < dev->npending) {
 		if (dev->pending[i].iova >= iova && dev->pending[i].iova <= last) {
@@ -505,8 +612,10 @@ again:
 
 			/* Answered while it waited in the ring? */
 			if (!iotlb_allows(dev, m->iova, m->perm) &&
-					!miss_stale(dev, m))
+					!miss_stale(dev, m)) {
+				miss_lat_note(dev, q, m);
 				iovh_ctrl_request_miss(dev, m->iova, m->perm);
+			}
 		}
 		/* Release: we are done reading the slots we hand back. */
 		__atomic_store_n(&vq->miss_tail, tail, __ATOMIC_RELEASE);
@@ -544,6 +653,7 @@ miss_tick(struct iovh_dev *dev, uint64_t now)
 	/* Belt and braces: nothing may sit in a miss ring for long. */
 	if (dev->miss_efd >= 0)
 		miss_drain(dev);
+	miss_lat_expire(dev);
 	/* Rings waiting for a mapping: ask again (de-duplicated). */
 	for (q = 0; q < dev->max_queue_pairs * 2u; q++) {
 		struct iovh_vq *vq = dev->vq[q];

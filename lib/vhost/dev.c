@@ -524,6 +524,7 @@ iovh_dev_reset(struct iovh_dev *dev)
 	iovh_iotlb_flush(&dev->iotlb);
 	iovh_iotlb_reclaim(&dev->iotlb);
 	dev->npending = 0;
+	dev->nlat_wait = 0;
 	/* A RARP announces the guest that asked for it, not the next one. */
 	dev->rarp_pending = 0;
 	log_unmap(dev);

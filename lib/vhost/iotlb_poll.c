@@ -40,6 +40,7 @@ iovh_vq_report_miss(struct iovh_dev *dev, struct iovh_vq *vq, uint64_t iova,
 	vq->miss[head % IOVH_MISS_RING].iova = iova;
 	vq->miss[head % IOVH_MISS_RING].perm = perm;
 	vq->miss[head % IOVH_MISS_RING].seq = seq;
+	vq->miss[head % IOVH_MISS_RING].tsc = now;
 	/* Release: the slot is written before the control thread sees it. */
 	__atomic_store_n(&vq->miss_head, head + 1, __ATOMIC_RELEASE);
 	/*

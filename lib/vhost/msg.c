@@ -1040,6 +1040,9 @@ iotlb_update(struct msg_ctx *ctx, const struct vhu_iotlb *m)
 	/* Release: the new entries are in the table before a poll thread
 	 * can record this count with a later miss. */
 	__atomic_store_n(&dev->iotlb_seq, dev->iotlb_seq + 1, __ATOMIC_RELEASE);
+	/* Applied (poll threads can see it): the misses it answers are timed
+	 * here, before the quiesce below. */
+	iovh_ctrl_misses_answered(dev, m->iova, m->iova + (m->size - 1));
 	/*
 	 * Something was replaced or evicted: once no poll thread can hold it
 	 * (quiesce), it is freed. Only rings inside the UPDATE's range can
@@ -1058,7 +1061,6 @@ iotlb_update(struct msg_ctx *ctx, const struct vhu_iotlb *m)
 		memset(&held, 0, sizeof(held));
 	}
 	rings_release(dev, &held);
-	iovh_ctrl_misses_answered(dev, m->iova, m->iova + (m->size - 1));
 	iovh_backlogs_complete(dev);
 	return left == 0 ? H_OK : H_ERR;
 }

@@ -146,9 +146,13 @@ struct iovh_vq_counters {
 /** An IOTLB miss reported by a poll thread to the control thread. */
 struct iovh_miss {
 	uint64_t iova;
+	uint64_t tsc;	/**< rte_rdtsc() when recorded, for miss_lat. */
 	uint32_t seq;	/**< dev->iotlb_seq when the miss happened. */
 	uint8_t perm;
 };
+
+/** Poll-thread misses whose latency the control thread still times. */
+#define IOVH_MISS_LAT_WAIT 64
 
 /** Misses a virtqueue can have in flight to the control thread. */
 #define IOVH_MISS_RING 16
@@ -337,6 +341,18 @@ struct iovh_dev {
 		uint32_t seq;
 	} answered[512];
 	uint32_t answered_pos;
+	/**
+	 * Poll-thread misses sent to (or already asked of) the front-end,
+	 * one per page and queue: the UPDATE that maps the page records,
+	 * in that queue's miss_lat, how long ago the miss was recorded.
+	 */
+	struct {
+		uint64_t iova;		/**< Page. */
+		uint64_t tsc;		/**< First recorded (poll thread). */
+		uint16_t vq;
+		uint8_t perm;
+	} lat_wait[IOVH_MISS_LAT_WAIT];
+	uint32_t nlat_wait;
 	uint32_t iotlb_seq;		/**< UPDATEs applied (poll threads read). */
 	uint64_t misses_sent;
 	uint64_t iotlb_updates;

@@ -12,6 +12,11 @@
  * TX really reached the front-end (one too big for the front-end's buffers
  * is consumed and dropped), so TX packets, bytes and errors are its
  * counters; so are descriptor errors in both directions.
+ *
+ * Names (doc/pmd.rst lists them): device-wide counters first, without a
+ * queue prefix (iotlb_updates, ...); then per queue rx_q<N>_<name> and
+ * tx_q<N>_<name>, where the IOTLB miss latency histogram is
+ * <dir>_q<N>_iotlb_miss_lat_lt_1us, ..._<lo>_to_<hi>us, ..._ge_<lo>us.
  */
 
 #include <stdio.h>
@@ -37,7 +42,9 @@ enum iovh_pmd_xstat {
 	IOVH_X_IOTLB_DENIED,
 	IOVH_X_BACKLOG_MAX,
 	IOVH_X_OL_ERRORS,
-	IOVH_X_NB_RX,
+	IOVH_X_BACKLOG,
+	IOVH_X_MISS_LAT,	/* IOVH_MISS_LAT_BUCKETS entries */
+	IOVH_X_NB_RX = IOVH_X_MISS_LAT + IOVH_MISS_LAT_BUCKETS,
 	/* TX queues only, from here. */
 	IOVH_X_MISSED = IOVH_X_NB_RX,
 	IOVH_X_DISABLED,
@@ -68,9 +75,70 @@ static const char * const iovh_pmd_xstat_names[IOVH_X_NB] = {
 	[IOVH_X_IOTLB_DENIED] = "iotlb_denied",
 	[IOVH_X_BACKLOG_MAX] = "iotlb_backlog_max",
 	[IOVH_X_OL_ERRORS] = "offload_errors",
+	[IOVH_X_BACKLOG] = "iotlb_backlog",
+	/* IOVH_X_MISS_LAT + i: made by iovh_pmd_xstat_name() */
 	[IOVH_X_MISSED] = "missed_packets",
 	[IOVH_X_DISABLED] = "disabled_queue_drops",
 };
+
+/** Device-wide xstats (struct iovh_dev_stats), reported first. */
+enum iovh_pmd_dev_xstat {
+	IOVH_XD_IOTLB_ENTRIES,
+	IOVH_XD_IOTLB_CAPACITY,
+	IOVH_XD_IOTLB_UPDATES,
+	IOVH_XD_IOTLB_INVALIDATES,
+	IOVH_XD_IOTLB_EVICTIONS,
+	IOVH_XD_IOTLB_MISSES_SENT,
+	IOVH_XD_CONNECTIONS,
+	IOVH_XD_NB,
+};
+
+static const char * const iovh_pmd_dev_xstat_names[IOVH_XD_NB] = {
+	[IOVH_XD_IOTLB_ENTRIES] = "iotlb_entries",
+	[IOVH_XD_IOTLB_CAPACITY] = "iotlb_capacity",
+	[IOVH_XD_IOTLB_UPDATES] = "iotlb_updates",
+	[IOVH_XD_IOTLB_INVALIDATES] = "iotlb_invalidates",
+	[IOVH_XD_IOTLB_EVICTIONS] = "iotlb_evictions",
+	[IOVH_XD_IOTLB_MISSES_SENT] = "iotlb_misses_sent",
+	[IOVH_XD_CONNECTIONS] = "frontend_connections",
+};
+
+/* Per-queue name @p i into @p buf (the histogram names are computed). */
+static void
+iovh_pmd_xstat_name(char *buf, size_t len, const char *dir, unsigned int q,
+		unsigned int i)
+{
+	unsigned int b = i - IOVH_X_MISS_LAT;
+
+	if (i < IOVH_X_MISS_LAT || i >= IOVH_X_NB_RX)
+		snprintf(buf, len, "%s_q%u_%s", dir, q, iovh_pmd_xstat_names[i]);
+	else if (b == 0)
+		snprintf(buf, len, "%s_q%u_iotlb_miss_lat_lt_1us", dir, q);
+	else if (b == IOVH_MISS_LAT_BUCKETS - 1)
+		snprintf(buf, len, "%s_q%u_iotlb_miss_lat_ge_%luus", dir, q,
+			1UL << (b - 1));
+	else
+		snprintf(buf, len, "%s_q%u_iotlb_miss_lat_%lu_to_%luus", dir, q,
+			1UL << (b - 1), 1UL << b);
+}
+
+/** Fill @p v (IOVH_XD_NB values) for the device. */
+static void
+iovh_pmd_dev_xstats(const struct iovh_pmd_internal *internal, uint64_t *v)
+{
+	struct iovh_dev_stats st;
+
+	memset(&st, 0, sizeof(st));
+	if (internal->dev != NULL)
+		(void)iovh_dev_stats_get(internal->dev, &st);
+	v[IOVH_XD_IOTLB_ENTRIES] = st.iotlb_entries;
+	v[IOVH_XD_IOTLB_CAPACITY] = st.iotlb_capacity;
+	v[IOVH_XD_IOTLB_UPDATES] = st.iotlb_updates;
+	v[IOVH_XD_IOTLB_INVALIDATES] = st.iotlb_invalidates;
+	v[IOVH_XD_IOTLB_EVICTIONS] = st.iotlb_evictions;
+	v[IOVH_XD_IOTLB_MISSES_SENT] = st.misses_sent;
+	v[IOVH_XD_CONNECTIONS] = st.connections;
+}
 
 /** Fill @p v (IOVH_X_NB values) for one queue. */
 static void
@@ -104,6 +172,9 @@ iovh_pmd_queue_xstats(const struct iovh_pmd_internal *internal,
 	v[IOVH_X_IOTLB_DENIED] = lib.iotlb_denied;
 	v[IOVH_X_BACKLOG_MAX] = lib.backlog_max;
 	v[IOVH_X_OL_ERRORS] = lib.ol_errors;
+	v[IOVH_X_BACKLOG] = lib.backlog;
+	for (i = 0; i < IOVH_MISS_LAT_BUCKETS; i++)
+		v[IOVH_X_MISS_LAT + i] = lib.miss_lat[i];
 	if (!rx) {
 		v[IOVH_X_MISSED] = st->missed;
 		v[IOVH_X_DISABLED] = st->disabled;
@@ -113,7 +184,7 @@ iovh_pmd_queue_xstats(const struct iovh_pmd_internal *internal,
 static unsigned int
 iovh_pmd_xstats_count(const struct rte_eth_dev *eth_dev)
 {
-	return eth_dev->data->nb_rx_queues * IOVH_X_NB_RX +
+	return IOVH_XD_NB + eth_dev->data->nb_rx_queues * IOVH_X_NB_RX +
 		eth_dev->data->nb_tx_queues * IOVH_X_NB;
 }
 
@@ -126,14 +197,17 @@ iovh_pmd_xstats_get_names(struct rte_eth_dev *eth_dev,
 
 	if (names == NULL || size < total)
 		return total;
+	for (i = 0; i < IOVH_XD_NB; i++, n++)
+		snprintf(names[n].name, sizeof(names[n].name), "%s",
+			iovh_pmd_dev_xstat_names[i]);
 	for (q = 0; q < eth_dev->data->nb_rx_queues; q++)
 		for (i = 0; i < IOVH_X_NB_RX; i++, n++)
-			snprintf(names[n].name, sizeof(names[n].name),
-				"rx_q%u_%s", q, iovh_pmd_xstat_names[i]);
+			iovh_pmd_xstat_name(names[n].name,
+				sizeof(names[n].name), "rx", q, i);
 	for (q = 0; q < eth_dev->data->nb_tx_queues; q++)
 		for (i = 0; i < IOVH_X_NB; i++, n++)
-			snprintf(names[n].name, sizeof(names[n].name),
-				"tx_q%u_%s", q, iovh_pmd_xstat_names[i]);
+			iovh_pmd_xstat_name(names[n].name,
+				sizeof(names[n].name), "tx", q, i);
 	return n;
 }
 
@@ -147,8 +221,15 @@ iovh_pmd_xstats_get(struct rte_eth_dev *eth_dev,
 	uint64_t v[IOVH_X_NB];
 	unsigned int qid, i, k = 0;
 
+	RTE_BUILD_BUG_ON((int)IOVH_XD_NB > (int)IOVH_X_NB);
+
 	if (xstats == NULL || n < total)
 		return total;
+	iovh_pmd_dev_xstats(internal, v);
+	for (i = 0; i < IOVH_XD_NB; i++, k++) {
+		xstats[k].id = k;
+		xstats[k].value = v[i];
+	}
 	for (qid = 0; qid < eth_dev->data->nb_rx_queues; qid++) {
 		q = eth_dev->data->rx_queues[qid];
 		if (q != NULL)
