@@ -47,6 +47,18 @@ class Testpmd:
 		except FileNotFoundError:
 			raise TestpmdGone('testpmd (pid %d) is gone' % self.pid)
 
+	def nguest_maps(self):
+		"""Mappings of memfd files: the guest memory (and dirty logs)
+		front-ends handed in, which is what the back-end maps. Unlike
+		nmaps(), the sanitizers' allocators (anonymous memory, mapped
+		as they go) and testpmd's own hugepage files do not count."""
+		try:
+			with open('/proc/%d/maps' % self.pid) as f:
+				return sum(1 for ln in f if ln.split(None, 5)[5:] and
+					ln.split(None, 5)[5].startswith('/memfd:'))
+		except FileNotFoundError:
+			raise TestpmdGone('testpmd (pid %d) is gone' % self.pid)
+
 	def fd_targets(self):
 		"""What the fds above the baseline point to (for reports)."""
 		out = {}
@@ -138,6 +150,7 @@ class Baseline:
 		self.tp = tp
 		self.fds = tp.nfds()
 		self.maps = tp.nmaps()
+		self.gmaps = tp.nguest_maps()
 		self.fd_map = tp.fd_targets()
 		self.check_pool = check_pool
 		if check_pool:
@@ -149,19 +162,23 @@ class Baseline:
 		if map_slack is None:
 			# ASan maps its own shadow and allocator regions as it goes:
 			# under a sanitized testpmd the count drifts by itself.
+			# Guest memory mappings (memfds) are counted exactly.
 			map_slack = 32 if os.environ.get('IOVH_SANITIZED') else 2
 		deadline = time.monotonic() + timeout
 		while True:
 			nf, nm = self.tp.nfds(), self.tp.nmaps()
-			if nf <= self.fds + fd_slack and nm <= self.maps + map_slack:
+			ng = self.tp.nguest_maps()
+			if nf <= self.fds + fd_slack and \
+					nm <= self.maps + map_slack and ng <= self.gmaps:
 				break
 			if time.monotonic() > deadline:
 				extra = ['%d -> %s' % (k, v) for k, v in
 					sorted(self.tp.fd_targets().items())
 					if self.fd_map.get(k) != v]
 				return ('resources grew: %d fds (baseline %d), '
-					'%d mappings (baseline %d); new fds: %s' %
-					(nf, self.fds, nm, self.maps,
+					'%d mappings (baseline %d), %d of guest '
+					'memory (baseline %d); new fds: %s' %
+					(nf, self.fds, nm, self.maps, ng, self.gmaps,
 					 ', '.join(extra[:12]) or 'none'))
 			time.sleep(0.02)
 		if not self.check_pool:
