@@ -162,8 +162,8 @@ def baseline(args):
 	tp = Testpmd(args.tp_pid, args.tp_fifo, args.tp_log)
 	b = Baseline(tp)
 	with open(args.out, 'w') as f:
-		json.dump({'fds': b.fds, 'maps': b.maps, 'mbufs': b.mbufs,
-			'heap': b.heap, 'fd_map': {str(k): v for k, v in
+		json.dump({'fds': b.fds, 'maps': b.maps, 'gmaps': b.gmaps,
+			'mbufs': b.mbufs, 'heap': b.heap, 'fd_map': {str(k): v for k, v in
 			b.fd_map.items()}}, f)
 	print('baseline: %d fds, %d mappings, %d mbufs in use, %d heap '
 			'allocations' % (b.fds, b.maps, b.mbufs, b.heap))
@@ -178,6 +178,7 @@ def final(args):
 	b.tp = tp
 	b.check_pool = True
 	b.fds, b.maps, b.mbufs, b.heap = j['fds'], j['maps'], j['mbufs'], j['heap']
+	b.gmaps = j['gmaps']
 	b.fd_map = {int(k): v for k, v in j['fd_map'].items()}
 	rc = 0
 	why = b.settle(timeout=5)
