@@ -414,10 +414,38 @@ test_overlap_replaces(void)
 	TEST_CHECK(expect_at(&t, 0x200400fff, &w, 0x200400fff));
 	TEST_CHECK(expect_miss(&t, 0x200401000));
 	iovh_iotlb_reclaim(&t);
-	/* The same range again: one mapping replaces the other. */
+	/* The same mapping again (a second MISS on another page of it was
+	 * answered): nothing changes, nothing to reclaim. */
+	gen = t.gen;
 	TEST_CHECK(insert(&t, &w));
 	TEST_ASSERT_EQUAL(t.nmaps, 1, "");
-	TEST_ASSERT(iovh_iotlb_dirty(&t), "");
+	TEST_ASSERT(!iovh_iotlb_dirty(&t), "an identical UPDATE replaced");
+	TEST_ASSERT_EQUAL(t.gen, gen, "an identical UPDATE changed gen");
+	TEST_CHECK(expect_at(&t, 0x200100000, &w, 0x2001fffff));
+	/* The same range with another permission: one mapping replaces the
+	 * other. */
+	{
+		struct exp w2 = w;
+
+		w2.perm = RO;
+		TEST_CHECK(insert(&t, &w2));
+		TEST_ASSERT_EQUAL(t.nmaps, 1, "");
+		TEST_ASSERT(iovh_iotlb_dirty(&t), "");
+		TEST_ASSERT(t.gen != gen, "");
+		TEST_CHECK(expect_at(&t, 0x200100000, &w2, 0x2001fffff));
+	}
+	/* x over part of w2: x again is a real insert, and so is w2. */
+	iovh_iotlb_reclaim(&t);
+	TEST_CHECK(insert(&t, &x));
+	TEST_ASSERT_EQUAL(t.nmaps, 2, "");
+	{
+		struct exp w2 = w;
+
+		w2.perm = RO;
+		TEST_CHECK(insert(&t, &w2));
+		TEST_ASSERT_EQUAL(t.nmaps, 1, "");
+		TEST_CHECK(expect_at(&t, 0x200100000, &w2, 0x2001fffff));
+	}
 	/* fini frees what is live and what is dead: valgrind checks. */
 	iovh_iotlb_fini(&t);
 	return TEST_SUCCESS;

@@ -699,6 +699,26 @@ iovh_ctrl_backend_send(struct iovh_dev *dev, const struct vhu_msg *msg)
 	return 0;
 }
 
+/*
+ * A backlog may be waiting for its poll thread to go idle (see
+ * iovh_backlogs_complete()): look again every millisecond rather than at
+ * the next tick, so that a front-end that sends nothing more until it
+ * received (flow control) is not held up for 100 ms. Control thread.
+ */
+static bool backlog_watch;
+
+static void
+backlogs_recheck(void)
+{
+	struct iovh_dev *dev;
+	bool left = false;
+
+	for (dev = devs; dev != NULL; dev = dev->next)
+		if (!dev->destroying && dev->conn != NULL)
+			left |= iovh_backlogs_complete(dev, false);
+	backlog_watch = left;
+}
+
 /* Timers: reconnects, and peers that stall mid-message or stop reading. */
 static void
 ctrl_tick(void)
@@ -719,7 +739,8 @@ ctrl_tick(void)
 				"under us (SIGBUS caught)");
 		}
 		miss_tick(dev, now);
-		iovh_backlogs_complete(dev);
+		if (iovh_backlogs_complete(dev, false))
+			backlog_watch = true;
 		c = dev->conn;
 		if (c != NULL && c->tx_since != 0 &&
 				now - c->tx_since > IOVH_PEER_TIMEOUT_MS)
@@ -759,7 +780,7 @@ ctrl_thread(void *arg __rte_unused)
 		}
 		iovh_ctrl_unlock();
 
-		n = epoll_wait(epfd, evs, RTE_DIM(evs), 100);
+		n = epoll_wait(epfd, evs, RTE_DIM(evs), backlog_watch ? 1 : 100);
 
 		iovh_ctrl_lock();
 		for (i = 0; i < n; i++) {
@@ -787,6 +808,9 @@ ctrl_thread(void *arg __rte_unused)
 				break;
 			}
 		}
+		/* A miss or a message may have left packets in a backlog. */
+		if (n > 0 || backlog_watch)
+			backlogs_recheck();
 		if (iovh_now_ms() - last_tick >= 100) {
 			ctrl_tick();
 			last_tick = iovh_now_ms();

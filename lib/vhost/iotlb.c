@@ -259,6 +259,29 @@ evict_one(struct iovh_iotlb *t, const uint64_t *keep, unsigned int nkeep)
 	return -ENOSPC;
 }
 
+/*
+ * Whether every block of [iova, last] is already mapped exactly so (the
+ * same mapping, or one equal to it). One lookup per block: what inserting
+ * would cost anyway.
+ */
+static bool
+already_mapped(const struct iovh_iotlb *t, uint64_t iova, uint64_t last,
+		uint64_t hva, uint64_t gpa, uint8_t perm)
+{
+	const struct iovh_iotlb_map *m;
+	uint64_t cur = iova, bl;
+
+	for (;;) {
+		m = iovh_iotlb_find(t, cur, &bl);
+		if (m == NULL || m->iova != iova || m->last != last ||
+				m->hva != hva || m->gpa != gpa || m->perm != perm)
+			return false;
+		if (bl >= last)
+			return true;
+		cur = bl + 1;
+	}
+}
+
 int
 iovh_iotlb_insert(struct iovh_iotlb *t, uint64_t iova, uint64_t last,
 		uint64_t hva, uint64_t gpa, uint8_t perm, const uint64_t *keep,
@@ -270,6 +293,15 @@ iovh_iotlb_insert(struct iovh_iotlb *t, uint64_t iova, uint64_t last,
 	if ((iova & PAGE_MASK) != 0 || (last & PAGE_MASK) != PAGE_MASK ||
 			last < iova)
 		return -EINVAL;
+	/*
+	 * A front-end answers each MISS with the whole mapping around it, so
+	 * misses on two pages of one mapping (a ring's descriptor and avail
+	 * pages, after every lazy flush) bring the same UPDATE twice.
+	 * Replacing it with itself would only cost the caller a quiesce and
+	 * the queues on it a pause.
+	 */
+	if (already_mapped(t, iova, last, hva, gpa, perm))
+		return 0;
 	while (t->nmaps >= t->max_maps) {
 		rc = evict_one(t, keep, nkeep);
 		if (rc < 0)

@@ -121,6 +121,7 @@ void iovh_iotlb_fini(struct iovh_iotlb *t);
  * replacing whatever was there. iova and last + 1 must be 4 KiB aligned.
  * When the table is full, mappings chosen at random are evicted, except
  * those covering an IOVA in @p keep (the rings, @p nkeep addresses).
+ * A range already mapped exactly so is left as it is (nothing removed).
  *
  * @return 0, -EINVAL (alignment), or -ENOMEM. Callers must quiesce and
  *   call iovh_iotlb_reclaim() when iovh_iotlb_dirty() says so.

@@ -928,26 +928,33 @@ rings_release(struct iovh_dev *dev, const struct rings_held *h)
 
 /*
  * Packets parked on a miss wait for their queue's next burst, and there
- * may be none: testpmd, for one, transmits only what it just received.
- * So the control thread completes them itself when an UPDATE arrives,
- * with the queue paused (nothing else touches it then). A queue its
- * thread enqueued on lately is left alone: pausing it would turn that
- * thread's bursts away. Rare by construction: misses only.
+ * may be none: testpmd, for one, transmits only what it just received, and
+ * a front-end with flow control sends nothing more until it received. So
+ * the control thread completes them itself, with the queue held
+ * (ctrl_flushing: a burst that comes meanwhile waits instead of going
+ * away). Right after an UPDATE it does so at once, since the UPDATE may be
+ * what the packets wait for: leaving them to the next tick cost up to
+ * 100 ms per guest-RX miss. Otherwise a queue its thread enqueued on
+ * within the last millisecond is left to that thread. Rare by
+ * construction: misses only.
  */
-void
-iovh_backlogs_complete(struct iovh_dev *dev)
+bool
+iovh_backlogs_complete(struct iovh_dev *dev, bool now)
 {
-	uint64_t idle = rte_get_tsc_hz() / 1000, now = rte_get_tsc_cycles();
+	uint64_t idle = rte_get_tsc_hz() / 1000, tsc = rte_get_tsc_cycles();
 	unsigned int q;
-	bool paused = false;
+	bool paused = false, left = false;
 
 	for (q = 0; q < dev->max_queue_pairs * 2u; q += 2) {
 		struct iovh_vq *vq = dev->vq[q];
 
-		if (__atomic_load_n(&vq->backlog_n, __ATOMIC_RELAXED) == 0 ||
-				!vq->ready || now - __atomic_load_n(
-				&vq->backlog_tsc, __ATOMIC_RELAXED) < idle)
+		if (__atomic_load_n(&vq->backlog_n, __ATOMIC_RELAXED) == 0)
 			continue;
+		if (!vq->ready || (!now && tsc - __atomic_load_n(
+				&vq->backlog_tsc, __ATOMIC_RELAXED) < idle)) {
+			left = true;
+			continue;
+		}
 		/* Before ready drops: a burst that finds the queue held
 		 * waits for it instead of dropping its packets. */
 		__atomic_store_n(&vq->ctrl_flushing, 1, __ATOMIC_RELEASE);
@@ -956,7 +963,7 @@ iovh_backlogs_complete(struct iovh_dev *dev)
 		paused = true;
 	}
 	if (!paused)
-		return;
+		return left;
 	iovh_dev_quiesce(dev);
 	for (q = 0; q < dev->max_queue_pairs * 2u; q += 2) {
 		struct iovh_vq *vq = dev->vq[q];
@@ -965,10 +972,12 @@ iovh_backlogs_complete(struct iovh_dev *dev)
 			iovh_vq_iotlb_sync(dev, vq);
 			iovh_vq_backlog_flush(dev, vq);
 		}
+		left |= vq->backlog_n != 0;
 	}
 	iovh_dev_update_ready(dev);
 	for (q = 0; q < dev->max_queue_pairs * 2u; q += 2)
 		__atomic_store_n(&dev->vq[q]->ctrl_flushing, 0, __ATOMIC_RELEASE);
+	return left;
 }
 
 static enum h_result
@@ -1061,7 +1070,7 @@ iotlb_update(struct msg_ctx *ctx, const struct vhu_iotlb *m)
 		memset(&held, 0, sizeof(held));
 	}
 	rings_release(dev, &held);
-	iovh_backlogs_complete(dev);
+	iovh_backlogs_complete(dev, true);
 	return left == 0 ? H_OK : H_ERR;
 }
 

@@ -587,8 +587,14 @@ iovh_vq_iotlb_sync(struct iovh_dev *dev, struct iovh_vq *vq)
  */
 void iovh_vq_backlog_flush(struct iovh_dev *dev, struct iovh_vq *vq);
 
-/** Complete backlogs their poll thread left behind. Control thread. */
-void iovh_backlogs_complete(struct iovh_dev *dev);
+/**
+ * Complete backlogs their poll thread left behind. Control thread. With
+ * @p now false, a queue enqueued on within the last millisecond is left
+ * to its poll thread; with true (an UPDATE was just applied: it may be
+ * what the backlog waits for) every ready queue with a backlog is done.
+ * @return whether a backlog is still there afterwards.
+ */
+bool iovh_backlogs_complete(struct iovh_dev *dev, bool now);
 
 /** Free the mbufs a vq's backlog holds. No poll thread may use the vq. */
 void iovh_vq_backlog_free(struct iovh_vq *vq);
