@@ -1755,6 +1755,104 @@ test_msg_update_invalidate(void)
 	return TEST_SUCCESS;
 }
 
+/* misses_sent of the device once it reached @p n (2 s at most). */
+static uint64_t
+d_wait_misses_sent(uint64_t n)
+{
+	struct iovh_dev_stats st;
+	uint64_t t0 = now_ns();
+
+	do {
+		iovh_dev_stats_get(D.dev, &st);
+		if (st.misses_sent >= n)
+			break;
+		rte_delay_us_sleep(1000);
+	} while (now_ns() - t0 < 2000000000ULL);
+	return st.misses_sent;
+}
+
+/* One MISS from the back-end channel: its iova, or 0 if none came. */
+static uint64_t
+d_read_miss(uint8_t *perm)
+{
+	struct vhu_msg m;
+	ssize_t n;
+
+	memset(&m, 0, sizeof(m));
+	n = recv(D.backend[0], &m, VHU_HDR_SIZE + sizeof(m.payload.iotlb),
+			MSG_DONTWAIT);
+	if (n != (ssize_t)(VHU_HDR_SIZE + sizeof(m.payload.iotlb)) ||
+			m.hdr.request != VHU_BACKEND_IOTLB_MSG ||
+			m.payload.iotlb.type != VHU_IOTLB_MISS)
+		return 0;
+	*perm = m.payload.iotlb.perm;
+	return m.payload.iotlb.iova;
+}
+
+/*
+ * A poll thread's miss goes out as a MISS (counted in misses_sent, its
+ * re-send too), and the UPDATE answering it puts one entry in the queue's
+ * latency histogram, in a bucket no later than the time it really took.
+ */
+static int
+test_msg_miss_counters(void)
+{
+	struct iovh_dev_stats ds0, ds;
+	struct iovh_vq_stats vs;
+	uint64_t t0, us, sum = 0, got;
+	uint8_t perm = 0;
+	unsigned int i, b = 0;
+
+	TEST_CHECK(d_setup());
+	iovh_dev_stats_get(D.dev, &ds0);
+	TEST_ASSERT_SUCCESS(iovh_vq_stats_reset(D.dev, 0), "");
+	t0 = now_ns();
+	/* This thread plays vq 0's poll thread. */
+	iovh_vq_report_miss(D.dev, D.dev->vq[0], 0x500123, VHU_ACCESS_WO,
+			__atomic_load_n(&D.dev->iotlb_seq, __ATOMIC_ACQUIRE));
+	TEST_ASSERT_EQUAL(d_wait_misses_sent(ds0.misses_sent + 1),
+			ds0.misses_sent + 1, "the miss was not sent");
+	got = d_read_miss(&perm);
+	TEST_ASSERT_EQUAL(got, 0x500123, "MISS for %#" PRIx64, got);
+	TEST_ASSERT_EQUAL(perm, VHU_ACCESS_WO, "");
+	/* Unanswered: reported again after the re-send delay, sent again. */
+	rte_delay_us_sleep((IOVH_MISS_RESEND_MS + 20) * 1000);
+	iovh_vq_report_miss(D.dev, D.dev->vq[0], 0x500456, VHU_ACCESS_WO,
+			__atomic_load_n(&D.dev->iotlb_seq, __ATOMIC_ACQUIRE));
+	TEST_ASSERT_EQUAL(d_wait_misses_sent(ds0.misses_sent + 2),
+			ds0.misses_sent + 2, "the re-send was not counted");
+	TEST_ASSERT_EQUAL(d_read_miss(&perm), 0x500456, "");
+	iovh_vq_stats_get(D.dev, 0, &vs);
+	for (i = 0; i < IOVH_MISS_LAT_BUCKETS; i++)
+		TEST_ASSERT_EQUAL(vs.miss_lat[i], 0, "timed before the answer");
+
+	TEST_ASSERT_EQUAL(d_iotlb(VHU_IOTLB_UPDATE, 0x500000, 0x1000, FVA_A,
+			RW), 0, "");
+	us = (now_ns() - t0) / 1000;
+	iovh_vq_stats_get(D.dev, 0, &vs);
+	for (i = 0; i < IOVH_MISS_LAT_BUCKETS; i++) {
+		sum += vs.miss_lat[i];
+		if (vs.miss_lat[i] != 0)
+			b = i;
+	}
+	TEST_ASSERT_EQUAL(sum, 1, "one miss, one answer: %" PRIu64 " timed",
+			sum);
+	/* From the first report: at least the re-send delay, at most what
+	 * this test measured around it. */
+	TEST_ASSERT(b >= 1 && (1ULL << (b - 1)) <= us, "bucket %u for %"
+			PRIu64 " us", b, us);
+	TEST_ASSERT(b == IOVH_MISS_LAT_BUCKETS - 1 ||
+			(1ULL << b) > IOVH_MISS_RESEND_MS * 1000ULL,
+			"bucket %u: under the %u ms between the reports", b,
+			IOVH_MISS_RESEND_MS);
+	iovh_dev_stats_get(D.dev, &ds);
+	TEST_ASSERT_EQUAL(ds.iotlb_updates, ds0.iotlb_updates + 1, "");
+	TEST_ASSERT_EQUAL(ds.iotlb_entries, 1, "");
+	TEST_ASSERT_EQUAL(ds.misses_sent, ds0.misses_sent + 2, "");
+	d_teardown();
+	return TEST_SUCCESS;
+}
+
 /* A poll thread, as far as QSBR is concerned: online on vq 0's slot,
  * holding a mapping for a while, then offline. */
 static struct {
@@ -1878,6 +1976,7 @@ static const struct iovh_test_case cases[] = {
 	TEST_CASE(test_stress),
 	TEST_CASE(test_msg_update_invalidate),
 	TEST_CASE(test_msg_waits_for_readers),
+	TEST_CASE(test_msg_miss_counters),
 	TEST_CASES_END(),
 };
 
