@@ -61,8 +61,15 @@ int iovh_ctrl_watch_backend(struct iovh_dev *dev);
 /** Stop watching and close the back-end channel. */
 void iovh_ctrl_close_backend(struct iovh_dev *dev);
 
-/** How long a miss may go unanswered before it is sent again. */
-#define IOVH_MISS_RESEND_MS 200
+/**
+ * How long a miss may go unanswered before it is sent again. The channel
+ * is a stream: a MISS that went out is not lost, so a re-send only helps
+ * a front-end that ignored it (unmapped then, mapped since). Sent too
+ * soon, it reaches a front-end that was merely slow (answers take over
+ * 200 ms on a loaded machine) after the buffer was used and unmapped: a
+ * MISS on a revoked IOVA, which the test front-end counts as a violation.
+ */
+#define IOVH_MISS_RESEND_MS 500
 /** After this long a miss is forgotten (QEMU never answers a bad one). */
 #define IOVH_MISS_GIVEUP_MS 2000
 
