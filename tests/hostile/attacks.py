@@ -1765,10 +1765,15 @@ def stalled_reader(S, path):
 
 	# One request at a time; a reply that does not reach our socket
 	# within 100 ms stayed in the back-end: its socket buffer is full.
+	# Not before a hundred replies arrived, though (a full socket holds
+	# some 270 of them: small messages are charged at their buffer
+	# size): on a loaded machine (an ASan testpmd on two shared cores) a
+	# reply can take that long, and stopping at 0 bytes left nothing for
+	# the time-out to act on. Until then 2 s, well short of 5 s.
 	last = inq()
 	for n in range(20000):
 		c.send_raw(msg)
-		deadline = time.monotonic() + 0.1
+		deadline = time.monotonic() + (0.1 if last >= 2000 else 2.0)
 		while inq() == last and time.monotonic() < deadline:
 			time.sleep(0.0005)
 		if inq() == last:
