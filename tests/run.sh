@@ -13,7 +13,8 @@
 #   --stock          run against Debian's stock net_vhost PMD instead (no
 #                    plugin): to check the tests themselves; tests that need
 #                    features of ours only are skipped
-#   FILTER           run only the tests whose name contains FILTER
+#   FILTER           run only the tests whose name contains FILTER; a
+#                    comma-separated list runs those matching any of them
 #
 # Prints "PASS name (Ns)", "FAIL name (Ns)" (with the end of its log) or
 # "SKIP name (Ns)" per test, then "N passed, N failed[, N skipped]".
@@ -101,7 +102,14 @@ passed=0 failed=0 skipped=0
 shopt -s nullglob
 for t in "$SRC_DIR"/tests/test_*.sh; do
 	name=$(basename "$t" .sh)
-	[ -z "$FILTER" ] || [[ $name == *"$FILTER"* ]] || continue
+	if [ -n "$FILTER" ]; then
+		match=0
+		IFS=, read -r -a words <<< "$FILTER"
+		for w in "${words[@]}"; do
+			[ -n "$w" ] && [[ $name == *"$w"* ]] && match=1
+		done
+		[ $match = 1 ] || continue
+	fi
 	log=$LOG_ROOT/$name.log
 	rm -rf "${LOG_ROOT:?}/$name"
 	mkdir -p "$LOG_ROOT/$name"
