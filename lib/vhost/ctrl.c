@@ -703,12 +703,15 @@ iovh_ctrl_backend_send(struct iovh_dev *dev, const struct vhu_msg *msg)
  * A backlog may be waiting for its poll thread to go idle (see
  * iovh_backlogs_complete()): look again every millisecond rather than at
  * the next tick, so that a front-end that sends nothing more until it
- * received (flow control) is not held up for 100 ms. Control thread.
+ * received (flow control) is not held up for 100 ms. For a while only
+ * (BACKLOG_WATCH_MS after the last event): a backlog that stays, because
+ * the front-end posts no buffers, is left to the tick. Control thread.
  */
-static bool backlog_watch;
+#define BACKLOG_WATCH_MS 50
+static unsigned int backlog_watch;
 
 static void
-backlogs_recheck(void)
+backlogs_recheck(bool event)
 {
 	struct iovh_dev *dev;
 	bool left = false;
@@ -716,7 +719,12 @@ backlogs_recheck(void)
 	for (dev = devs; dev != NULL; dev = dev->next)
 		if (!dev->destroying && dev->conn != NULL)
 			left |= iovh_backlogs_complete(dev, false);
-	backlog_watch = left;
+	if (!left)
+		backlog_watch = 0;
+	else if (event)
+		backlog_watch = BACKLOG_WATCH_MS;
+	else if (backlog_watch > 0)
+		backlog_watch--;
 }
 
 /* Timers: reconnects, and peers that stall mid-message or stop reading. */
@@ -739,8 +747,8 @@ ctrl_tick(void)
 				"under us (SIGBUS caught)");
 		}
 		miss_tick(dev, now);
-		if (iovh_backlogs_complete(dev, false))
-			backlog_watch = true;
+		if (iovh_backlogs_complete(dev, false) && backlog_watch == 0)
+			backlog_watch = 1;
 		c = dev->conn;
 		if (c != NULL && c->tx_since != 0 &&
 				now - c->tx_since > IOVH_PEER_TIMEOUT_MS)
@@ -809,8 +817,8 @@ ctrl_thread(void *arg __rte_unused)
 			}
 		}
 		/* A miss or a message may have left packets in a backlog. */
-		if (n > 0 || backlog_watch)
-			backlogs_recheck();
+		if (n > 0 || backlog_watch > 0)
+			backlogs_recheck(n > 0);
 		if (iovh_now_ms() - last_tick >= 100) {
 			ctrl_tick();
 			last_tick = iovh_now_ms();
