@@ -5,25 +5,28 @@
 # The test command: installs what is missing, reserves hugepages, fetches
 # the DPDK driver-SDK headers, builds, runs the unit suites (meson test),
 # the unit suite again in an ASan+UBSan build (devtools/sanitize.sh), a
-# bounded run of each fuzz target (devtools/fuzz.sh), then the integration
+# bounded run of each fuzz target (devtools/fuzz.sh), the guides (doc/,
+# any Sphinx warning fails them), then the integration
 # tests (tests/run.sh) and a sanitized selection of them (the plugin of the
 # ASan+UBSan build in testpmd: probe, loopback, frontend, hostile, about
 # 2.5 minutes; see devtools/sanitize.sh), and ends with one line:
 #
 #   N passed, N failed
 #
-# counting every meson test (sanitized ones too), every integration test
-# and each fuzz target as one test. Exits non-zero if anything
+# counting every meson test (sanitized ones too), every integration test,
+# each fuzz target and the guides as one test. Exits non-zero if anything
 # failed or if no test ran. Run as root.
 #
 # Usage: devtools/test.sh [--no-setup] [--unit-only | --integration-only]
-#                         [--no-sanitize] [--no-fuzz]
+#                         [--no-sanitize] [--no-fuzz] [--no-docs]
 #                         [--no-sanitize-integration] [-- MESON_TEST_ARG...]
 #   --no-setup          do not install packages or fetch headers
 #   --unit-only         skip tests/run.sh (both runs)
-#   --integration-only  skip meson test, sanitized unit tests and fuzzing
+#   --integration-only  skip meson test, sanitized unit tests, fuzzing and
+#                       the guides
 #   --no-sanitize       skip everything that needs the sanitized build
 #   --no-fuzz           skip the fuzz targets
+#   --no-docs           skip building the guides
 #   --no-sanitize-integration  skip the sanitized integration run
 #                       (--sanitize-integration, once needed to ask for it,
 #                       is still accepted)
@@ -163,9 +166,63 @@ run_counted()
 	FAILED=$((FAILED + f))
 }
 
+# Debian's Sphinx and its Read the Docs theme, for the guides. Not in
+# IOVH_PACKAGES: only this step needs them, building does not.
+DOC_PACKAGES=(python3-sphinx python3-sphinx-rtd-theme)
+
+# run_docs BUILD SETUP: build the guides with the build directory's 'doc'
+# target (sphinx-build -W --keep-going -n: any warning or unresolved
+# reference fails it, and all of them are listed). One test. Installs the
+# packages first if SETUP is 1 and some are missing.
+run_docs()
+{
+	local build=$1 setup=$2 out=$1/test-docs.log rc=0 p st
+	local -a missing=()
+	: >"$out"
+	for p in "${DOC_PACKAGES[@]}"; do
+		st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null) || st=
+		[[ $st == installed ]] || missing+=("$p")
+	done
+	if ((${#missing[@]} > 0)); then
+		if ((setup)); then
+			info "docs: installing ${missing[*]}"
+			# Without an update first when the lists are current
+			# enough; with one when they are not.
+			{ DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+				-o DPkg::Lock::Timeout=300 --no-install-recommends "${missing[@]}" ||
+			  { apt-get -q -o DPkg::Lock::Timeout=300 update &&
+			    DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+				-o DPkg::Lock::Timeout=300 --no-install-recommends "${missing[@]}"; }
+			} >>"$out" 2>&1 || rc=$?
+		else
+			warn "docs: ${missing[*]} not installed (--no-setup)"
+			rc=1
+		fi
+	fi
+	# The target exists only if meson found sphinx-build when it last
+	# configured the build directory.
+	if ((rc == 0)) && ! ninja -C "$build" -t targets all 2>/dev/null | grep -q '^doc: '; then
+		info "docs: reconfiguring $build to find sphinx-build"
+		meson setup --reconfigure "$build" "$IOVH_ROOT" >>"$out" 2>&1 || rc=$?
+	fi
+	if ((rc == 0)); then
+		info "docs: ninja -C $build doc"
+		ninja -C "$build" doc 2>&1 | tee -a "$out" || rc=$?
+	fi
+	if ((rc == 0)); then
+		info "docs: 1 passed, 0 failed ($build/doc/html/index.html)"
+		PASSED=$((PASSED + 1))
+	else
+		warn "docs: the guides do not build cleanly (log $out)"
+		tail -n 20 "$out" >&2
+		info "docs: 0 passed, 1 failed"
+		FAILED=$((FAILED + 1))
+	fi
+}
+
 main()
 {
-	local setup=1 unit=1 integ=1 sanitize=1 fuzz=1 san_integ=1
+	local setup=1 unit=1 integ=1 sanitize=1 fuzz=1 san_integ=1 docs=1
 	local -a meson_args=()
 	while (($#)); do
 		case $1 in
@@ -174,6 +231,7 @@ main()
 		--integration-only) unit=0 ;;
 		--no-sanitize) sanitize=0 ;;
 		--no-fuzz) fuzz=0 ;;
+		--no-docs) docs=0 ;;
 		--sanitize-integration) san_integ=1 ;;
 		--no-sanitize-integration) san_integ=0 ;;
 		-h|--help)
@@ -212,6 +270,7 @@ main()
 		"$build/test-asan-unit.log" "$IOVH_ROOT/devtools/sanitize.sh" --unit-only
 	((unit && fuzz)) && run_counted "fuzzing" "$build/test-fuzz.log" \
 		"$IOVH_ROOT/devtools/fuzz.sh" --seconds "${IOVH_FUZZ_SECONDS:-30}"
+	((unit && docs)) && run_docs "$build" "$setup"
 	((integ)) && run_integration "$build"
 	((integ && sanitize && san_integ)) && run_counted "sanitized integration tests" \
 		"$build/test-asan-integration.log" \
