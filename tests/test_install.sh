@@ -133,11 +133,11 @@ say "ok: no RPATH/RUNPATH in the installed binaries"
 # plugin exports nothing of the library.
 bad=$(nm -D --defined-only "$dest$libdir/libiovhost.so.$IOVH_VERSION" |
 	awk '$2 ~ /^[TDBRW]$/ && $3 !~ /^iovh_/ && $3 !~ /^IOVHOST_/ { print $3 }')
-[ -z "$bad" ] || fail "libiovhost.so exports symbols outside iovh_*: $(echo $bad)"
+[ -z "$bad" ] || fail "libiovhost.so exports symbols outside iovh_*: $(tr '\n' ' ' <<< "$bad")"
 nm -D --defined-only "$dest$libdir/libiovhost.so.$IOVH_VERSION" | grep -qw iovh_version ||
 	fail "libiovhost.so does not export iovh_version"
 bad=$(nm -D --defined-only "$dest$pmddir/librte_net_iovhost.so" | awk '$3 ~ /^(iovh_|rte_vhost_)/ { print $3 }')
-[ -z "$bad" ] || fail "the plugin exports library symbols: $(echo $bad)"
+[ -z "$bad" ] || fail "the plugin exports library symbols: $(tr '\n' ' ' <<< "$bad")"
 say "ok: libiovhost.so exports iovh_* only; the plugin exports none of them"
 
 # ------------------------------------------------------- link a program
@@ -192,6 +192,7 @@ unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
 # with our driver, serves the socket, removes it on quit.
 probe_installed() {
 	local name=$1 sock=$IOVH_WORK_DIR/$1.sock
+	# shellcheck disable=SC2034 # read by tp_start (lib.sh)
 	IOVH_PLUGIN=$2
 	rm -f "$sock"
 	# No hugepages needed just to probe.
