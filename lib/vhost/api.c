@@ -3,6 +3,7 @@
  */
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -318,6 +319,7 @@ int
 iovh_vq_notify_enable(struct iovh_dev *dev, uint16_t vq_idx, bool enable)
 {
 	struct iovh_vq *vq;
+	int ret = 0;
 
 	if (vq_idx >= dev->max_queue_pairs * 2u)
 		return -EINVAL;
@@ -337,9 +339,60 @@ iovh_vq_notify_enable(struct iovh_dev *dev, uint16_t vq_idx, bool enable)
 
 		__atomic_store_n(&vq->used->flags, f, __ATOMIC_RELAXED);
 		iovh_log_used(vq, 0, sizeof(vq->used->flags));
+	} else if (enable) {
+		/* The caller may sleep before its next dequeue: ask for a
+		 * kick on the very next buffer now (avail_event). */
+		__atomic_store_n((uint16_t *)&vq->used->ring[vq->size],
+				vq->last_avail_idx, __ATOMIC_RELAXED);
+		iovh_log_used(vq, offsetof(struct vring_used, ring) +
+				(uint64_t)vq->size *
+				sizeof(struct vring_used_elem), sizeof(uint16_t));
+	}
+	if (enable) {
+		/*
+		 * StoreLoad, as in the dequeue path: the front-end stores
+		 * avail->idx, fences, then reads our flag/avail_event. With a
+		 * full fence here too, a buffer posted around now is either
+		 * seen below or kicked, never both missed.
+		 */
+		rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&vq->avail->idx, __ATOMIC_RELAXED) !=
+				vq->last_avail_idx)
+			ret = 1;
 	}
 	rte_rcu_qsbr_thread_offline(dev->qsbr, vq_idx);
-	return 0;
+	return ret;
+}
+
+int
+iovh_vq_monitor_addr(struct iovh_dev *dev, uint16_t vq_idx,
+		struct iovh_monitor_cond *cond)
+{
+	struct iovh_vq *vq;
+	int ret = 0;
+
+	if (vq_idx >= dev->max_queue_pairs * 2u || cond == NULL)
+		return -EINVAL;
+	vq = burst_begin(dev, vq_idx);
+	if (vq == NULL)
+		return -ENODEV;
+	if (iovh_has_feature(dev, VIRTIO_F_RING_PACKED)) {
+		/* The next descriptor's flags, once packed rings exist. */
+		ret = -ENOTSUP;
+	} else {
+		/*
+		 * avail->idx moves when the front-end posts a buffer: the
+		 * line to watch. All 16 bits are compared, so even a whole
+		 * ring's worth of new entries reads as "changed".
+		 */
+		cond->addr = &vq->avail->idx;
+		cond->val = vq->last_avail_idx;
+		cond->mask = UINT16_MAX;
+		cond->size = sizeof(vq->avail->idx);
+		cond->wake_on_match = 0;
+	}
+	rte_rcu_qsbr_thread_offline(dev->qsbr, vq_idx);
+	return ret;
 }
 
 const char *

@@ -742,3 +742,20 @@ iovh_vq_kickfd(const struct iovh_dev *dev, uint16_t vq)
 		return -1;
 	return __atomic_load_n(&dev->vq[vq]->kickfd, __ATOMIC_RELAXED);
 }
+
+enum iovh_dev_state
+iovh_dev_state(const struct iovh_dev *dev)
+{
+	if (__atomic_load_n(&dev->running, __ATOMIC_RELAXED))
+		return IOVH_DEV_RUNNING;
+	/* Only compared with NULL: the pointer is never followed here. */
+	if (__atomic_load_n(&dev->conn, __ATOMIC_RELAXED) != NULL)
+		return IOVH_DEV_CONNECTED;
+	return IOVH_DEV_DISCONNECTED;
+}
+
+uint64_t
+iovh_dev_protocol_features(const struct iovh_dev *dev)
+{
+	return __atomic_load_n(&dev->protocol_features, __ATOMIC_RELAXED);
+}

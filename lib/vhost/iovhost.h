@@ -240,8 +240,11 @@ const char *iovh_dev_path(const struct iovh_dev *dev);
 
 /**
  * Ask the front-end for (enable) or against (disable) kicks on @p vq.
+ * Enabling also checks, after the request is visible to the front-end,
+ * whether buffers were posted before it: those raised no kick, so the
+ * caller must poll once more instead of sleeping on the kick fd.
  * Thread-safety: the thread that polls @p vq.
- * @return 0, or -EINVAL.
+ * @return 0; 1 when enabling found buffers already waiting; or -EINVAL.
  */
 int iovh_vq_notify_enable(struct iovh_dev *dev, uint16_t vq, bool enable);
 
@@ -250,6 +253,66 @@ int iovh_vq_notify_enable(struct iovh_dev *dev, uint16_t vq, bool enable);
  * Thread-safety: any thread; the fd is valid while the device runs.
  */
 int iovh_vq_kickfd(const struct iovh_dev *dev, uint16_t vq);
+
+/** Where a device stands with its front-end; see iovh_dev_state(). */
+enum iovh_dev_state {
+	IOVH_DEV_DISCONNECTED = 0,	/**< No front-end connected. */
+	IOVH_DEV_CONNECTED,		/**< Connected, device not running. */
+	IOVH_DEV_RUNNING,		/**< new_device accepted. */
+};
+
+/**
+ * The connection state of @p dev.
+ * Thread-safety: any thread; the state may change right after.
+ */
+enum iovh_dev_state iovh_dev_state(const struct iovh_dev *dev);
+
+/**
+ * vhost-user protocol features negotiated with the current front-end
+ * (0 when none is connected). Thread-safety: any thread.
+ */
+uint64_t iovh_dev_protocol_features(const struct iovh_dev *dev);
+
+/**
+ * Name of virtio feature bit @p bit as the specification spells it
+ * (e.g. "VIRTIO_F_VERSION_1"), or NULL for a bit without a name.
+ * Thread-safety: any thread.
+ */
+const char *iovh_feature_name(unsigned int bit);
+
+/**
+ * Name of vhost-user protocol feature bit @p bit without the
+ * VHOST_USER_PROTOCOL_F_ prefix (e.g. "REPLY_ACK"), or NULL.
+ * Thread-safety: any thread.
+ */
+const char *iovh_protocol_feature_name(unsigned int bit);
+
+/**
+ * What to watch to learn, without polling, that the front-end posted a
+ * buffer on a virtqueue (for rte_power_monitor()): the @p size bytes at
+ * @p addr, masked with @p mask, compared with @p val.
+ */
+struct iovh_monitor_cond {
+	const volatile void *addr;	/**< Inside the ring, in guest memory. */
+	uint64_t val;		/**< Value compared with (*addr & mask). */
+	uint64_t mask;
+	uint8_t size;		/**< 1, 2, 4 or 8 bytes. */
+	/** 1: a buffer is there when equal; 0: when different. */
+	uint8_t wake_on_match;
+};
+
+/**
+ * Fill @p cond for virtqueue @p vq: for a split ring, the avail index,
+ * which differs from the index of the next entry to take as soon as the
+ * front-end posts one. The address stays valid while the device runs: a
+ * front-end that disconnects unmaps it (as with the DPDK vhost library),
+ * so call this right before waiting, from the thread that polls @p vq.
+ *
+ * @return 0; -ENODEV when the virtqueue is not running; -ENOTSUP for a
+ *   packed ring (not implemented yet); -EINVAL for a bad index.
+ */
+int iovh_vq_monitor_addr(struct iovh_dev *dev, uint16_t vq,
+		struct iovh_monitor_cond *cond);
 
 /** Library version string, e.g. "iovhost 0.1.0". */
 const char *iovh_version(void);

@@ -158,8 +158,14 @@ h_set_features(struct msg_ctx *ctx)
 	dev->log_on = (f & log_bit) && dev->log_base != NULL;
 	iovh_dev_apply_features(dev);
 	iovh_dev_update_ready(dev);
-	IOVH_LOG_CONFIG(INFO, "(%s) negotiated features 0x%" PRIx64 "%s",
-			dev->path, f, (f & log_bit) ? " (dirty logging)" : "");
+	if (rte_log_can_log(iovh_logtype_config, RTE_LOG_INFO)) {
+		char names[768];
+
+		iovh_features_str(f, false, names, sizeof(names));
+		IOVH_LOG_CONFIG(INFO, "(%s) negotiated features 0x%" PRIx64
+			"%s: %s", dev->path, f,
+			(f & log_bit) ? " (dirty logging)" : "", names);
+	}
 	return H_OK;
 }
 
@@ -183,6 +189,7 @@ static void
 mem_swap(struct iovh_dev *dev, struct iovh_mem *mem, bool unmap_old)
 {
 	struct iovh_mem *old = dev->mem;
+	uint64_t total;
 	unsigned int i;
 
 	iovh_dev_pause(dev);
@@ -196,6 +203,11 @@ mem_swap(struct iovh_dev *dev, struct iovh_mem *mem, bool unmap_old)
 		iovh_mem_free(old);
 	else
 		free(old);
+	for (i = 0, total = 0; i < mem->nregions; i++)
+		total += mem->r[i].size;
+	IOVH_LOG_CONFIG(INFO, "(%s) memory table: %u regions, %" PRIu64
+		" bytes (%" PRIu64 " MiB)", dev->path, mem->nregions, total,
+		total >> 20);
 	iovh_dev_update_ready(dev);
 }
 
@@ -616,6 +628,10 @@ h_set_vring_kick(struct msg_ctx *ctx)
 		!vq->enabled;
 	if (enable_now)
 		__atomic_store_n(&vq->enabled, 1, __ATOMIC_RELAXED);
+	IOVH_LOG_CONFIG(INFO, "(%s) vring %u started: %s ring, %u entries, "
+		"base %u%s", dev->path, vq->index,
+		iovh_has_feature(dev, VIRTIO_F_RING_PACKED) ? "packed" : "split",
+		vq->size, vq->last_avail_idx, fd < 0 ? ", no kick fd" : "");
 	iovh_dev_update_ready(dev);
 	if (enable_now && dev->ops != NULL &&
 			dev->ops->vring_state_changed != NULL)
@@ -683,8 +699,13 @@ h_set_protocol_features(struct msg_ctx *ctx)
 		return H_ERR;
 	}
 	dev->protocol_features = f;
-	IOVH_LOG_CONFIG(INFO, "(%s) negotiated protocol features 0x%" PRIx64,
-			dev->path, f);
+	if (rte_log_can_log(iovh_logtype_config, RTE_LOG_INFO)) {
+		char names[512];
+
+		iovh_features_str(f, true, names, sizeof(names));
+		IOVH_LOG_CONFIG(INFO, "(%s) negotiated protocol features 0x%"
+			PRIx64 ": %s", dev->path, f, names);
+	}
 	return H_OK;
 }
 

@@ -427,6 +427,15 @@ int iovh_vq_translate_rings(struct iovh_dev *dev, struct iovh_vq *vq);
 /** Close a vq's kick/call/err fds (after quiesce). */
 void iovh_vq_close_fds(struct iovh_vq *vq);
 
+/* ---- names.c ---- */
+
+/**
+ * Write the names of the bits set in @p f (protocol features if
+ * @p protocol), space-separated, into @p buf; "..." ends a cut list.
+ * @return the length written.
+ */
+size_t iovh_features_str(uint64_t f, bool protocol, char *buf, size_t len);
+
 /* ---- mem.c ---- */
 
 /** Unmap and free a memory table (after quiesce). NULL is fine. */
