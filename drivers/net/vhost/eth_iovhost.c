@@ -16,10 +16,15 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_interrupts.h>
 #include <rte_malloc.h>
+#include <rte_power_intrinsics.h>
 #include <ethdev_driver.h>
 #include <ethdev_vdev.h>
 #include <bus_vdev_driver.h>
@@ -72,10 +77,11 @@ iovh_pmd_queue_usable(struct iovh_pmd_queue *q)
 		q->notify_gen = gen;
 		/*
 		 * We poll, so kicks from the front-end would only cost it a
-		 * system call per batch. Failure (queue not set up yet) is
-		 * fine: the next vring enable bumps notify_gen again.
+		 * system call per batch (unless the application asked for
+		 * RX interrupts). Failure (queue not set up yet) is fine: the
+		 * next vring enable bumps notify_gen again.
 		 */
-		(void)iovh_vq_notify_enable(q->dev, q->vq, false);
+		(void)iovh_vq_notify_enable(q->dev, q->vq, q->intr_on);
 	}
 	return true;
 }
@@ -144,6 +150,268 @@ iovh_pmd_tx_burst(void *txq, struct rte_mbuf **pkts, uint16_t nb_pkts)
 }
 
 /* ---------------------------------------------------------------- */
+/* RX interrupts                                                     */
+/* ---------------------------------------------------------------- */
+
+/*
+ * The application waits on one epoll fd per RX queue (the "efd" of the
+ * queue's vector in eth_dev->intr_handle), registered once in its own
+ * epoll set. That fd is our private epoll set holding the virtqueue's kick
+ * eventfd, which the front-end replaces on every reconnect or ring restart,
+ * plus an eventfd of ours to wake the application at once. So the
+ * application never sees the kick fd change: we move it in and out of the
+ * private set from the library callbacks. EAL reads nothing from the efd
+ * (counter size 0); a readable kick fd is never drained, which costs
+ * nothing: the application's set is edge-triggered, so only a new kick
+ * wakes it.
+ */
+
+/*
+ * Put the current kick fd of RX queue @p qid in its epoll set (or only
+ * take the old one out, when @p want is false). Called with intr_lock
+ * held. From the control thread (callbacks) the fd cannot change under
+ * us; from the application's thread it could, if the front-end restarted
+ * the ring right now: then the vring callback that follows fixes it up.
+ *
+ * An fd number equal to the one registered is left alone unless @p force:
+ * re-adding a kick fd that was kicked before (it is never drained) would
+ * wake the application for nothing. A callback forces, because the
+ * library may have closed the old fd (which drops it from the set) and
+ * got the same number for the new one.
+ */
+static void
+iovh_pmd_intr_update(struct rte_eth_dev *eth_dev, uint16_t qid, bool want,
+		bool force)
+{
+	struct iovh_pmd_internal *internal = eth_dev->data->dev_private;
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct iovh_pmd_queue *q;
+	int epfd, fd;
+
+	if (eth_dev->intr_handle == NULL ||
+			qid >= eth_dev->data->nb_rx_queues ||
+			eth_dev->data->rx_queues == NULL)
+		return;
+	q = eth_dev->data->rx_queues[qid];
+	if (q == NULL || internal->dev == NULL)
+		return;
+	epfd = rte_intr_efds_index_get(eth_dev->intr_handle, qid);
+	if (epfd < 0)
+		return;
+	fd = want ? iovh_vq_kickfd(internal->dev, q->vq) : -1;
+	if (fd == q->intr_kickfd && fd >= 0 && !force)
+		return;
+	/* Fails harmlessly if the library closed it (which removes it). */
+	if (q->intr_kickfd >= 0)
+		(void)epoll_ctl(epfd, EPOLL_CTL_DEL, q->intr_kickfd, NULL);
+	q->intr_kickfd = -1;
+	if (fd < 0)
+		return;
+	ev.data.fd = fd;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST) {
+		IOVH_PMD_LOG(ERR, "%s: rx queue %u: cannot watch kick fd %d: %s",
+				eth_dev->data->name, qid, fd, strerror(errno));
+		return;
+	}
+	q->intr_kickfd = fd;
+	IOVH_PMD_LOG(DEBUG, "%s: rx queue %u: interrupts from kick fd %d",
+			eth_dev->data->name, qid, fd);
+}
+
+static void
+iovh_pmd_intr_update_all(struct rte_eth_dev *eth_dev, bool want)
+{
+	struct iovh_pmd_internal *internal = eth_dev->data->dev_private;
+	uint16_t i;
+
+	rte_spinlock_lock(&internal->intr_lock);
+	for (i = 0; i < eth_dev->data->nb_rx_queues; i++)
+		iovh_pmd_intr_update(eth_dev, i, want, true);
+	rte_spinlock_unlock(&internal->intr_lock);
+}
+
+/* Called with intr_lock held. */
+static void
+iovh_pmd_intr_uninstall(struct rte_eth_dev *eth_dev)
+{
+	struct iovh_pmd_internal *internal = eth_dev->data->dev_private;
+	struct rte_intr_handle *h = eth_dev->intr_handle;
+	struct iovh_pmd_queue *q;
+	int i, n, fd;
+
+	if (h == NULL)
+		return;
+	n = rte_intr_nb_efd_get(h);
+	for (i = 0; i < n; i++) {
+		/* Closing the set also takes it out of the application's. */
+		fd = rte_intr_efds_index_get(h, i);
+		if (fd >= 0)
+			close(fd);
+	}
+	for (i = 0; i < (int)RTE_DIM(internal->intr_selffd); i++) {
+		if (internal->intr_selffd[i] >= 0)
+			close(internal->intr_selffd[i]);
+		internal->intr_selffd[i] = -1;
+	}
+	for (i = 0; i < eth_dev->data->nb_rx_queues &&
+			eth_dev->data->rx_queues != NULL; i++) {
+		q = eth_dev->data->rx_queues[i];
+		if (q != NULL)
+			q->intr_kickfd = -1;
+	}
+	rte_intr_vec_list_free(h);
+	rte_intr_instance_free(h);
+	eth_dev->intr_handle = NULL;
+}
+
+/* Called with intr_lock held. */
+static int
+iovh_pmd_intr_install(struct rte_eth_dev *eth_dev)
+{
+	struct iovh_pmd_internal *internal = eth_dev->data->dev_private;
+	uint16_t nb_rxq = eth_dev->data->nb_rx_queues;
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct rte_intr_handle *h;
+	struct iovh_pmd_queue *q;
+	int epfd, efd;
+	uint16_t i;
+
+	h = rte_intr_instance_alloc(RTE_INTR_INSTANCE_F_PRIVATE);
+	if (h == NULL)
+		goto nomem;
+	eth_dev->intr_handle = h;
+	if (rte_intr_type_set(h, RTE_INTR_HANDLE_VDEV) != 0 ||
+			rte_intr_efd_counter_size_set(h, 0) != 0 ||
+			rte_intr_vec_list_alloc(h, NULL, nb_rxq) != 0)
+		goto nomem;
+	for (i = 0; i < nb_rxq; i++) {
+		epfd = epoll_create1(EPOLL_CLOEXEC);
+		efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		ev.data.fd = efd;
+		if (epfd < 0 || efd < 0 ||
+				epoll_ctl(epfd, EPOLL_CTL_ADD, efd, &ev) < 0 ||
+				rte_intr_efds_index_set(h, i, epfd) != 0 ||
+				rte_intr_vec_list_index_set(h, i,
+					RTE_INTR_VEC_RXTX_OFFSET + i) != 0) {
+			IOVH_PMD_LOG(ERR, "%s: rx queue %u: cannot set up its "
+				"interrupt: %s", eth_dev->data->name, i,
+				strerror(errno));
+			if (epfd >= 0)
+				close(epfd);
+			if (efd >= 0)
+				close(efd);
+			/* The first i sets are closed by the uninstall. */
+			rte_intr_nb_efd_set(h, i);
+			iovh_pmd_intr_uninstall(eth_dev);
+			return -EIO;
+		}
+		internal->intr_selffd[i] = efd;
+		q = eth_dev->data->rx_queues[i];
+		if (q != NULL)
+			q->intr_kickfd = -1;
+		rte_intr_nb_efd_set(h, i + 1);
+	}
+	if (rte_intr_max_intr_set(h, nb_rxq + 1) != 0)
+		goto nomem;
+	return 0;
+nomem:
+	IOVH_PMD_LOG(ERR, "%s: cannot set up RX interrupts: %s",
+			eth_dev->data->name, rte_strerror(rte_errno));
+	iovh_pmd_intr_uninstall(eth_dev);
+	return -ENOMEM;
+}
+
+static int
+iovh_pmd_rx_queue_intr_enable(struct rte_eth_dev *eth_dev, uint16_t qid)
+{
+	struct iovh_pmd_internal *internal = eth_dev->data->dev_private;
+	struct iovh_pmd_queue *q = eth_dev->data->rx_queues[qid];
+	static const uint64_t one = 1;
+	int efd, rc;
+
+	rte_spinlock_lock(&internal->intr_lock);
+	if (eth_dev->intr_handle == NULL) {
+		rte_spinlock_unlock(&internal->intr_lock);
+		IOVH_PMD_LOG(ERR, "%s: rx queue %u: RX interrupts need "
+			"dev_conf.intr_conf.rxq = 1 and a started port",
+			eth_dev->data->name, qid);
+		return -EINVAL;
+	}
+	/* A ring restarted without a vring state change has a new fd. */
+	iovh_pmd_intr_update(eth_dev, qid, true, false);
+	efd = internal->intr_selffd[qid];
+	rte_spinlock_unlock(&internal->intr_lock);
+
+	q->intr_on = 1;
+	rc = iovh_vq_notify_enable(q->dev, q->vq, true);
+	/*
+	 * Buffers posted before the front-end could see our request raised
+	 * no kick: wake the application ourselves, or it would sleep on
+	 * them. EAGAIN (counter full) means a wake-up is pending anyway.
+	 */
+	if (rc == 1 && write(efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		IOVH_PMD_LOG(DEBUG, "%s: rx queue %u: wake-up write: %s",
+				eth_dev->data->name, qid, strerror(errno));
+	return 0;
+}
+
+static int
+iovh_pmd_rx_queue_intr_disable(struct rte_eth_dev *eth_dev, uint16_t qid)
+{
+	struct iovh_pmd_internal *internal = eth_dev->data->dev_private;
+	struct iovh_pmd_queue *q = eth_dev->data->rx_queues[qid];
+	uint64_t v;
+	int efd;
+
+	q->intr_on = 0;
+	(void)iovh_vq_notify_enable(q->dev, q->vq, false);
+	rte_spinlock_lock(&internal->intr_lock);
+	efd = eth_dev->intr_handle != NULL ? internal->intr_selffd[qid] : -1;
+	/* Consume our own wake-up, if any (non-blocking). */
+	if (efd >= 0 && read(efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		IOVH_PMD_LOG(DEBUG, "%s: rx queue %u: wake-up read: %s",
+				eth_dev->data->name, qid, strerror(errno));
+	rte_spinlock_unlock(&internal->intr_lock);
+	return 0;
+}
+
+/* opaque[] of the power-monitor condition. */
+#define IOVH_PMC_VAL	0
+#define IOVH_PMC_MASK	1
+#define IOVH_PMC_MATCH	2
+
+/* rte_power_monitor(): 0 lets the core sleep, -1 means data is there. */
+static int
+iovh_pmd_monitor_clb(const uint64_t value,
+		const uint64_t opaque[RTE_POWER_MONITOR_OPAQUE_SZ])
+{
+	bool equal = (value & opaque[IOVH_PMC_MASK]) == opaque[IOVH_PMC_VAL];
+
+	return equal == (opaque[IOVH_PMC_MATCH] != 0) ? -1 : 0;
+}
+
+static int
+iovh_pmd_get_monitor_addr(void *rxq, struct rte_power_monitor_cond *pmc)
+{
+	struct iovh_pmd_queue *q = rxq;
+	struct iovh_monitor_cond c;
+	int rc;
+
+	if (q == NULL || pmc == NULL)
+		return -EINVAL;
+	rc = iovh_vq_monitor_addr(q->dev, q->vq, &c);
+	if (rc < 0)
+		return rc;
+	pmc->addr = (volatile void *)(uintptr_t)c.addr;
+	pmc->size = c.size;
+	pmc->fn = iovh_pmd_monitor_clb;
+	pmc->opaque[IOVH_PMC_VAL] = c.val;
+	pmc->opaque[IOVH_PMC_MASK] = c.mask;
+	pmc->opaque[IOVH_PMC_MATCH] = c.wake_on_match;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
 /* Library callbacks (control thread)                                */
 /* ---------------------------------------------------------------- */
 
@@ -195,6 +463,7 @@ iovh_pmd_new_device(struct iovh_dev *dev, void *arg)
 	__atomic_fetch_add(&internal->notify_gen, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_or(&internal->state, IOVH_PMD_ATTACHED,
 			__ATOMIC_RELEASE);
+	iovh_pmd_intr_update_all(eth_dev, true);
 	IOVH_PMD_LOG(INFO, "%s: front-end attached on %s (features %#" PRIx64
 			", %u vrings)", eth_dev->data->name,
 			internal->args.iface, iovh_dev_features(dev),
@@ -218,6 +487,8 @@ iovh_pmd_destroy_device(struct iovh_dev *dev __rte_unused, void *arg)
 	for (i = 0; i < RTE_DIM(internal->vq_enabled); i++)
 		__atomic_store_n(&internal->vq_enabled[i], 0,
 				__ATOMIC_RELAXED);
+	/* The kick fds are still open: take them out cleanly. */
+	iovh_pmd_intr_update_all(eth_dev, false);
 	IOVH_PMD_LOG(INFO, "%s: front-end detached from %s",
 			eth_dev->data->name, internal->args.iface);
 	if (iovh_pmd_link_set(eth_dev, false))
@@ -239,6 +510,11 @@ iovh_pmd_vring_state_changed(struct iovh_dev *dev __rte_unused, uint16_t vq,
 	if (enabled)
 		__atomic_fetch_add(&internal->notify_gen, 1,
 				__ATOMIC_RELAXED);
+	if (vq & 1) {
+		rte_spinlock_lock(&internal->intr_lock);
+		iovh_pmd_intr_update(eth_dev, vq / 2, enabled, true);
+		rte_spinlock_unlock(&internal->intr_lock);
+	}
 	IOVH_PMD_LOG(INFO, "%s: %s queue %u %s", eth_dev->data->name,
 			vq & 1 ? "rx" : "tx", vq / 2,
 			enabled ? "enabled" : "disabled");
@@ -337,6 +613,7 @@ iovh_pmd_queue_setup(struct rte_eth_dev *eth_dev, bool rx, uint16_t qid,
 	q->port_id = eth_dev->data->port_id;
 	q->nb_desc = nb_desc;
 	q->rx_sw_csum = &internal->rx_sw_csum;
+	q->intr_kickfd = -1;
 	if (rx)
 		eth_dev->data->rx_queues[qid] = q;
 	else
@@ -423,7 +700,20 @@ static int
 iovh_pmd_dev_start(struct rte_eth_dev *eth_dev)
 {
 	struct iovh_pmd_internal *internal = eth_dev->data->dev_private;
+	uint16_t i;
+	int rc = 0;
 
+	rte_spinlock_lock(&internal->intr_lock);
+	iovh_pmd_intr_uninstall(eth_dev);
+	if (eth_dev->data->dev_conf.intr_conf.rxq) {
+		rc = iovh_pmd_intr_install(eth_dev);
+		/* A front-end may be running already (same process). */
+		for (i = 0; rc == 0 && i < eth_dev->data->nb_rx_queues; i++)
+			iovh_pmd_intr_update(eth_dev, i, true, true);
+	}
+	rte_spinlock_unlock(&internal->intr_lock);
+	if (rc != 0)
+		return rc;
 	__atomic_fetch_or(&internal->state, IOVH_PMD_STARTED,
 			__ATOMIC_RELEASE);
 	iovh_pmd_queue_states_set(eth_dev, RTE_ETH_QUEUE_STATE_STARTED);
@@ -442,6 +732,10 @@ iovh_pmd_dev_stop(struct rte_eth_dev *eth_dev)
 	__atomic_fetch_and(&internal->state, ~IOVH_PMD_STARTED,
 			__ATOMIC_RELEASE);
 	iovh_pmd_queue_states_set(eth_dev, RTE_ETH_QUEUE_STATE_STOPPED);
+	/* The next start sets it up again, for the queues configured then. */
+	rte_spinlock_lock(&internal->intr_lock);
+	iovh_pmd_intr_uninstall(eth_dev);
+	rte_spinlock_unlock(&internal->intr_lock);
 	return 0;
 }
 
@@ -466,6 +760,10 @@ iovh_pmd_dev_close(struct rte_eth_dev *eth_dev)
 		iovh_dev_destroy(internal->dev);
 		internal->dev = NULL;
 	}
+	/* After the destroy: its callbacks take intr_lock. */
+	rte_spinlock_lock(&internal->intr_lock);
+	iovh_pmd_intr_uninstall(eth_dev);
+	rte_spinlock_unlock(&internal->intr_lock);
 	for (i = 0; i < eth_dev->data->nb_rx_queues; i++)
 		iovh_pmd_rx_queue_release(eth_dev, i);
 	for (i = 0; i < eth_dev->data->nb_tx_queues; i++)
@@ -507,11 +805,12 @@ iovh_pmd_mtu_set(struct rte_eth_dev *eth_dev, uint16_t mtu)
 	return 0;
 }
 
-static int
-iovh_pmd_rx_queue_intr_toggle(struct rte_eth_dev *eth_dev __rte_unused,
-		uint16_t qid __rte_unused)
+static const struct eth_dev_ops iovh_pmd_ops;
+
+bool
+iovh_pmd_is_ours(const struct rte_eth_dev *eth_dev)
 {
-	return -ENOTSUP;
+	return eth_dev->dev_ops == &iovh_pmd_ops;
 }
 
 static const struct eth_dev_ops iovh_pmd_ops = {
@@ -533,8 +832,9 @@ static const struct eth_dev_ops iovh_pmd_ops = {
 	.rxq_info_get = iovh_pmd_rxq_info_get,
 	.txq_info_get = iovh_pmd_txq_info_get,
 	.tx_done_cleanup = iovh_pmd_tx_done_cleanup,
-	.rx_queue_intr_enable = iovh_pmd_rx_queue_intr_toggle,
-	.rx_queue_intr_disable = iovh_pmd_rx_queue_intr_toggle,
+	.rx_queue_intr_enable = iovh_pmd_rx_queue_intr_enable,
+	.rx_queue_intr_disable = iovh_pmd_rx_queue_intr_disable,
+	.get_monitor_addr = iovh_pmd_get_monitor_addr,
 	.stats_get = iovh_pmd_stats_get,
 	.stats_reset = iovh_pmd_stats_reset,
 	.xstats_get = iovh_pmd_xstats_get,
@@ -556,6 +856,7 @@ iovh_pmd_probe(struct rte_vdev_device *vdev)
 	struct rte_eth_dev *eth_dev;
 	struct iovh_dev_conf conf;
 	struct iovh_pmd_args args;
+	unsigned int i;
 	int numa, ret;
 
 	if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
@@ -590,6 +891,9 @@ iovh_pmd_probe(struct rte_vdev_device *vdev)
 	internal = eth_dev->data->dev_private;
 	internal->eth_dev = eth_dev;
 	internal->args = args;
+	rte_spinlock_init(&internal->intr_lock);
+	for (i = 0; i < RTE_DIM(internal->intr_selffd); i++)
+		internal->intr_selffd[i] = -1;
 
 	mac = rte_zmalloc_socket(name, sizeof(*mac), 0, numa);
 	if (mac == NULL) {

@@ -19,6 +19,7 @@
 #include <rte_ether.h>
 #include <rte_log.h>
 #include <rte_mbuf.h>
+#include <rte_spinlock.h>
 #include <ethdev_driver.h>
 
 #include "iovhost.h"
@@ -94,6 +95,10 @@ struct iovh_pmd_queue {
 	uint16_t port_id;
 	uint16_t nb_desc;
 	uint8_t *rx_sw_csum;	/**< RX: &internal->rx_sw_csum. */
+	/** RX interrupt requested (rx_queue_intr_enable), not yet disabled. */
+	uint8_t intr_on;
+	/** Kick fd registered in the queue's interrupt epoll, or -1. */
+	int intr_kickfd;
 	struct iovh_pmd_qstats stats;
 } __rte_cache_aligned;
 
@@ -123,7 +128,18 @@ struct iovh_pmd_internal {
 	uint8_t rx_sw_csum;
 	/** Last state vring_state_changed reported, per virtqueue. */
 	uint8_t vq_enabled[IOVH_MAX_QUEUE_PAIRS * 2];
+	/**
+	 * Serialises the RX interrupt set-up (eth_dev->intr_handle and each
+	 * queue's intr_kickfd) between the application's thread and the
+	 * library's callbacks. Never taken on the burst path.
+	 */
+	rte_spinlock_t intr_lock;
+	/** Per RX queue: eventfd that wakes the application at once. */
+	int intr_selffd[IOVH_MAX_QUEUE_PAIRS];
 } __rte_cache_aligned;
+
+/** Whether @p eth_dev is a port of this driver. */
+bool iovh_pmd_is_ours(const struct rte_eth_dev *eth_dev);
 
 /** Stats and xstats ops (eth_iovhost_stats.c). */
 int iovh_pmd_stats_get(struct rte_eth_dev *eth_dev,
