@@ -24,6 +24,13 @@
  *    front-end restarts its rings (port stop/start) and after it is
  *    replaced by a new one (hot-unplug and plug: a new connection).
  * Exit status 0 when every check passed; the first failure is printed.
+ *
+ *     iovhost-intr-test echo N -l 0 -d <plugin> --vdev net_vhost0,iface=S
+ *
+ * loops port 0 back to itself for N front-end connections from another
+ * process (iovhost-frontend --kick), sleeping on the RX interrupt whenever
+ * the queue is empty; it fails on a wait that timed out with packets
+ * waiting (a lost wake-up).
  */
 
 #include <errno.h>
@@ -471,11 +478,108 @@ out:
 	return rc;
 }
 
+/*
+ * Echo mode, for a front-end in another process (iovhost-frontend --kick):
+ * loop every packet of port 0 back to it, sleeping in rte_epoll_wait
+ * whenever the queue is empty, for @p conns connections. A wait that ends
+ * by time-out with packets then waiting is a lost wake-up.
+ */
+static int
+echo_run(unsigned int conns)
+{
+	struct rte_mbuf *pkts[32];
+	uint64_t echoed = 0, events = 0, empty = 0, lost = 0, timeouts = 0;
+	unsigned int seen = 0;
+	uint64_t deadline = rte_get_timer_cycles() + 100 * rte_get_timer_hz();
+	struct rte_eth_link link;
+	bool up = false;
+	uint16_t n, k;
+	int w;
+
+	vh_port = 0;
+	TEST_ASSERT(rte_eth_dev_count_avail() == 1, "want one port");
+	mp = rte_pktmbuf_pool_create("echo_mp", NB_MBUF, 256, 0,
+			RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+	TEST_ASSERT(mp != NULL, "mempool");
+	rte_eth_dev_callback_register(vh_port, RTE_ETH_EVENT_INTR_LSC,
+			lsc_event, NULL);
+	TEST_ASSERT_EQUAL(port_setup(vh_port, true), TEST_SUCCESS, "port");
+	TEST_ASSERT_EQUAL(rte_eth_dev_rx_intr_ctl_q(vh_port, 0,
+			RTE_EPOLL_PER_THREAD, RTE_INTR_EVENT_ADD, NULL), 0,
+			"rte_eth_dev_rx_intr_ctl_q");
+	printf("echo: ready\n");
+	fflush(stdout);
+	while (seen < conns && rte_get_timer_cycles() < deadline) {
+		n = rte_eth_rx_burst(vh_port, 0, pkts, RTE_DIM(pkts));
+		if (n > 0) {
+			for (k = 0; k < n; )
+				k += rte_eth_tx_burst(vh_port, 0, pkts + k,
+						n - k);
+			echoed += n;
+			continue;
+		}
+		/* Counted by the LSC callback: a short session ends between
+		 * two looks at the link. */
+		if (__atomic_load_n(&link_downs, __ATOMIC_RELAXED) != seen) {
+			seen = __atomic_load_n(&link_downs, __ATOMIC_RELAXED);
+			printf("echo: connection %u done\n", seen);
+			continue;
+		}
+		rte_eth_link_get_nowait(vh_port, &link);
+		up = link.link_status;
+		rte_eth_dev_rx_intr_enable(vh_port, 0);
+		/* Long: a missed kick shows as a time-out, not as speed. */
+		w = wait_intr(up ? 2000 : 100);
+		rte_eth_dev_rx_intr_disable(vh_port, 0);
+		n = rte_eth_rx_burst(vh_port, 0, pkts, RTE_DIM(pkts));
+		if (w > 0)
+			events++;
+		else if (up)
+			timeouts++;
+		if (w > 0 && n == 0)
+			empty++;	/* spurious, or an IOTLB miss pending */
+		if (w == 0 && n > 0) {
+			lost++;
+			printf("echo: lost wake-up: %u packets waited\n", n);
+		}
+		for (k = 0; k < n; )
+			k += rte_eth_tx_burst(vh_port, 0, pkts + k, n - k);
+		echoed += n;
+	}
+	printf("echo: %" PRIu64 " packets echoed, %" PRIu64 " interrupts "
+		"(%" PRIu64 " with nothing to receive), %" PRIu64 " time-outs, "
+		"%" PRIu64 " lost wake-ups, %u connections\n", echoed, events,
+		empty, timeouts, lost, seen);
+	rte_eth_dev_stop(vh_port);
+	rte_eth_dev_close(vh_port);
+	TEST_ASSERT_EQUAL(seen, conns, "connections served");
+	TEST_ASSERT_EQUAL(lost, 0, "lost wake-ups");
+	TEST_ASSERT(echoed > 0 && events > 0, "no traffic or no interrupt");
+	return TEST_SUCCESS;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *path = NULL;
 	int i, rc;
+
+	/* iovhost-intr-test echo <connections> EAL-args */
+	if (argc > 2 && strcmp(argv[1], "echo") == 0) {
+		unsigned int conns = atoi(argv[2]);
+
+		argv[2] = argv[0];
+		rc = rte_eal_init(argc - 2, argv + 2);
+		if (rc < 0) {
+			fprintf(stderr, "EAL init failed: %s\n",
+				rte_strerror(rte_errno));
+			return 1;
+		}
+		rc = echo_run(conns);
+		printf("%s\n", rc == TEST_SUCCESS ? "PASS" : "FAIL");
+		rte_eal_cleanup();
+		return rc == TEST_SUCCESS ? 0 : 1;
+	}
 
 	/* The front-end's devargs, to plug it again later. */
 	for (i = 1; i < argc - 1; i++)
