@@ -20,6 +20,17 @@
 #  - after the front-end's port is closed: state disconnected, link down,
 #    features 0x0, the log says why it disconnected, and the counters are
 #    still there.
+# Then a second testpmd loops a port with client=1,iommu-support=1 back
+# to itself for iovhost-frontend --server --iommu strict (every buffer
+# mapped and unmapped through the IOTLB):
+#  - while it runs: mode client, IOMMU on, state running,
+#    VIRTIO_F_ACCESS_PLATFORM among the features;
+#  - afterwards: IOTLB misses, updates and sent misses are counted, the
+#    miss-latency buckets hold at most one entry per miss, and every
+#    per-queue counter equals its ethdev xstat (/ethdev/xstats,0 in the
+#    same telemetry session); where the tree has the histogram's xstats
+#    (the code that fills it), the buckets equal them and are not empty,
+#    and the device counters equal theirs.
 
 . "$(dirname "$0")/lib.sh"
 require_ours "tests iovhost's own telemetry commands"
@@ -161,3 +172,88 @@ expect_eq "rx packets kept after disconnect" "$(jq_py "$q" 'd["rx"]["packets"]')
 expect_eq "rx enabled after disconnect" "$(jq_py "$q" 'd["rx"]["enabled"]')" 0
 
 tp_quit pmd
+
+# ---- IOMMU and client mode, against iovhost-frontend
+FE=${IOVH_BUILD_DIR:-$IOVH_SRC_DIR/build}/app/frontend/iovhost-frontend
+[ -x "$FE" ] || fail "iovhost-frontend is not built at $FE"
+sock2=$IOVH_WORK_DIR/fe.sock
+tp_start pmd2 --vdev "net_vhost0,iface=$sock2,client=1,iommu-support=1" \
+	-- --nb-cores=1 --forward-mode=io --port-topology=loop
+tp_ready pmd2
+tp_run pmd2 10 start > /dev/null
+tel=/run/dpdk/$(_tp_prefix pmd2)/dpdk_telemetry.v2
+fe_log=$IOVH_LOG_DIR/frontend.log
+timeout -k 5 60 "$FE" --server --socket "$sock2" --iommu strict --seconds 4 \
+	--timeout 5 --writeoff-ms 3000 > "$fe_log" 2>&1 &
+fe_pid=$!
+for i in $(seq 50); do
+	port=$(tel /iovhost/port,0)
+	[ "$(jq_py "$port" 'd["state"]')" = running ] && break
+	sleep 0.2
+done
+python3 - "$port" <<'EOF' || fail "/iovhost/port,0 while the IOMMU front-end runs: see above"
+import json, sys
+d = json.loads(sys.argv[1])["/iovhost/port"]
+want = {"state": "running", "mode": "client", "iommu": "on", "link": "up"}
+for k, v in want.items():
+    if d[k] != v:
+        sys.exit(f"{k}: expected {v}, saw {d[k]}")
+if "VIRTIO_F_ACCESS_PLATFORM" not in d["feature_names"]:
+    sys.exit(f"no VIRTIO_F_ACCESS_PLATFORM in {d['feature_names']}")
+print(f"ok: running with the IOMMU: {d['mode']}, iommu {d['iommu']}, "
+      f"features {d['features']}")
+EOF
+rc=0
+wait $fe_pid || rc=$?
+say "frontend: $(grep '^FRONTEND ' "$fe_log" | cut -c1-160)"
+[ $rc != 2 ] || fail "iovhost-frontend: protocol error or time-out: $(tail -n 5 "$fe_log")"
+tp_stop_fwd pmd2 > /dev/null
+out=$(tel /iovhost/port,0 /iovhost/queue,0,0 /ethdev/xstats,0)
+python3 - "$out" <<'EOF' || fail "IOMMU counters in telemetry: see above"
+import json, sys
+r = {}
+for line in sys.argv[1].splitlines():
+    r.update(json.loads(line))
+p, q, x = r["/iovhost/port"], r["/iovhost/queue"], r["/ethdev/xstats"]
+c = p["counters"]
+def ok(cond, what):
+    if not cond:
+        sys.exit(f"FAIL: {what}")
+    print(f"ok: {what}")
+ok(p["mode"] == "client" and p["iommu"] == "on", "client mode, IOMMU on")
+ok(c["connections"] == 1, f"connections = {c['connections']}")
+ok(c["iotlb_updates"] > 0 and c["misses_sent"] > 0,
+   f"iotlb_updates = {c['iotlb_updates']}, misses_sent = {c['misses_sent']}")
+misses = q["rx"]["iotlb_misses"] + q["tx"]["iotlb_misses"]
+lat = sum(q["rx"]["miss_lat"]) + sum(q["tx"]["miss_lat"])
+ok(misses > 0, f"queue IOTLB misses = {misses}")
+ok(lat <= misses, f"miss_lat entries = {lat} (<= misses {misses})")
+ok(all(len(q[d]["miss_lat"]) == 16 for d in ("rx", "tx")), "16 buckets")
+# The histogram's xstats came with the code that fills it: where they are,
+# it must have counted, and agree bucket by bucket.
+for d in ("rx", "tx"):
+    xl = [v for k, v in x.items() if k.startswith(f"{d}_q0_iotlb_miss_lat_")]
+    if not xl:
+        print(f"note: no {d}_q0_iotlb_miss_lat_* xstats in this tree")
+        continue
+    ok(xl == q[d]["miss_lat"], f"{d} miss_lat = xstats {xl}")
+    ok(lat > 0, "miss latency histogram not empty")
+# Device-wide counters, where ethdev shows them too.
+for t, xk in (("connections", "frontend_connections"),
+              ("misses_sent", "iotlb_misses_sent"),
+              ("iotlb_updates", "iotlb_updates"),
+              ("iotlb_invalidates", "iotlb_invalidates"),
+              ("iotlb_evictions", "iotlb_evictions"),
+              ("iotlb_capacity", "iotlb_capacity")):
+    if xk in x:
+        ok(c[t] == x[xk], f"{t} = {c[t]} = xstat {xk}")
+for d in ("rx", "tx"):
+    for k in ("packets", "bytes", "bad_desc", "notifications", "iotlb_hits",
+              "iotlb_lookups", "iotlb_misses", "iotlb_denied"):
+        ok(q[d][k] == x[f"{d}_q0_{k}"],
+           f"{d} {k} = {q[d][k]} = xstat {d}_q0_{k}")
+    ok(q[d]["backlog_max"] == x[f"{d}_q0_iotlb_backlog_max"],
+       f"{d} backlog_max = {q[d]['backlog_max']} = xstat")
+ok(q["rx"]["packets"] > 0 and q["tx"]["packets"] > 0, "traffic both ways")
+EOF
+tp_quit pmd2
