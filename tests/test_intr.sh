@@ -20,9 +20,10 @@
 # RX interrupt whenever the queue is empty, for iovhost-frontend --kick in
 # another process (small rings, so most round trips go through a sleep):
 # with EVENT_IDX (the avail event index), without it (the NO_NOTIFY flag),
-# and with EVENT_IDX through the IOTLB (strict vIOMMU). Every packet must
-# come back, and no wait may end by time-out with packets waiting (a lost
-# wake-up).
+# and with EVENT_IDX through the IOTLB (strict vIOMMU, then lazy, whose
+# flushes take the rings away: no kick can be asked for then). Every
+# packet must come back, and no wait may end by time-out with packets
+# waiting (a lost wake-up).
 
 . "$(dirname "$0")/lib.sh"
 require_ours "checks our PMD's RX interrupts"
@@ -66,7 +67,10 @@ esock=$IOVH_WORK_DIR/echo.sock
 epfx=$(_tp_prefix echo)
 TP_PREFIXES+=("$epfx")
 elog=$IOVH_LOG_DIR/echo.log
-runs=("--iommu off" "--iommu off --no-event-idx" "--iommu strict")
+# Lazy last: its flushes take the rings away too; the front-end may count
+# the odd packet lost there (an IOTLB matter, not an interrupt one), so
+# for it only a protocol error or a stall fails.
+runs=("--iommu off" "--iommu off --no-event-idx" "--iommu strict" "--iommu lazy")
 timeout -s INT -k 10 "$TP_MAX_SECONDS" "$app" echo ${#runs[@]} -l 0 --no-pci \
 	--file-prefix "$epfx" -d "$IOVH_PLUGIN" \
 	--vdev "net_vhost0,iface=$esock,iommu-support=1" > "$elog" 2>&1 &
@@ -88,9 +92,14 @@ for r in "${runs[@]}"; do
 		--ring-size 16 --writeoff-ms 3000 --timeout 5 --mem-mb 64 $r \
 		> "$out" 2>&1 || rc=$?
 	line=$(grep '^FRONTEND ' "$out" | tail -n1 || true)
-	[ $rc = 0 ] || fail "iovhost-frontend $r: exit status $rc: $(tail -n 5 "$out")"
-	expect_eq "frontend $r: packets back" "$(sed -n 's/.* rx_pkts=\([0-9]*\).*/\1/p' <<< "$line")" 3000
-	expect_eq "frontend $r: lost" "$(sed -n 's/.* lost=\([0-9]*\).*/\1/p' <<< "$line")" 0
+	if [ "$r" = "--iommu lazy" ]; then
+		[ $rc != 2 ] || fail "iovhost-frontend $r: protocol error or stall: $(tail -n 5 "$out")"
+		expect_ge "frontend $r: packets back" "$(sed -n 's/.* rx_pkts=\([0-9]*\).*/\1/p' <<< "$line")" 2900
+	else
+		[ $rc = 0 ] || fail "iovhost-frontend $r: exit status $rc: $(tail -n 5 "$out")"
+		expect_eq "frontend $r: packets back" "$(sed -n 's/.* rx_pkts=\([0-9]*\).*/\1/p' <<< "$line")" 3000
+		expect_eq "frontend $r: lost" "$(sed -n 's/.* lost=\([0-9]*\).*/\1/p' <<< "$line")" 0
+	fi
 	# Next front-end only once this one's disconnect was seen.
 	for i in $(seq 50); do
 		[ "$(grep -c '^echo: connection .* done' "$elog")" -ge $n ] && break

@@ -325,9 +325,16 @@ iovh_vq_notify_enable(struct iovh_dev *dev, uint16_t vq_idx, bool enable)
 		return -EINVAL;
 	vq = dev->vq[vq_idx];
 	vq->notify_off = !enable;
+	/*
+	 * Rings taken away by the front-end's IOMMU: the request cannot be
+	 * written, so no kick may come for what is posted now. Tell the
+	 * caller to keep polling until the mapping is back.
+	 */
+	if (enable && __atomic_load_n(&vq->ring_wait, __ATOMIC_ACQUIRE))
+		ret = 1;
 	vq = burst_begin(dev, vq_idx);
 	if (vq == NULL)
-		return 0;
+		return ret;
 	/* Packed: the device event area says it all (DISABLE or not). */
 	if (vq->packed) {
 		iovh_packed_kick_update(vq);

@@ -242,7 +242,8 @@ const char *iovh_dev_path(const struct iovh_dev *dev);
  * Ask the front-end for (enable) or against (disable) kicks on @p vq.
  * Enabling also checks, after the request is visible to the front-end,
  * whether buffers were posted before it: those raised no kick, so the
- * caller must poll once more instead of sleeping on the kick fd.
+ * caller must poll once more instead of sleeping on the kick fd. The same
+ * holds while the rings wait for an IOTLB mapping (no request possible).
  * Thread-safety: the thread that polls @p vq.
  * @return 0; 1 when enabling found buffers already waiting; or -EINVAL.
  */
