@@ -698,7 +698,7 @@ h_set_protocol_features(struct msg_ctx *ctx)
 			"offered (0x%" PRIx64 ")", f, f & ~dev->offered_protocol);
 		return H_ERR;
 	}
-	dev->protocol_features = f;
+	__atomic_store_n(&dev->protocol_features, f, __ATOMIC_RELAXED);
 	if (rte_log_can_log(iovh_logtype_config, RTE_LOG_INFO)) {
 		char names[512];
 
