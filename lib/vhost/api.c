@@ -355,7 +355,8 @@ iovh_vq_notify_enable(struct iovh_dev *dev, uint16_t vq_idx, bool enable)
 				(uint64_t)vq->size *
 				sizeof(struct vring_used_elem), sizeof(uint16_t));
 	}
-	if (enable) {
+	/* Packed rings: no avail index to look at (not done for them yet). */
+	if (enable && !iovh_has_feature(dev, VIRTIO_F_RING_PACKED)) {
 		/*
 		 * StoreLoad, as in the dequeue path: the front-end stores
 		 * avail->idx, fences, then reads our flag/avail_event. With a
