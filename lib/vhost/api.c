@@ -9,6 +9,7 @@
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
 
+#include "packed_ring.h"
 #include "vhost.h"
 
 /*
@@ -355,18 +356,29 @@ iovh_vq_notify_enable(struct iovh_dev *dev, uint16_t vq_idx, bool enable)
 				(uint64_t)vq->size *
 				sizeof(struct vring_used_elem), sizeof(uint16_t));
 	}
-	/* Packed rings: no avail index to look at (not done for them yet). */
-	if (enable && !iovh_has_feature(dev, VIRTIO_F_RING_PACKED)) {
+	if (enable) {
 		/*
-		 * StoreLoad, as in the dequeue path: the front-end stores
-		 * avail->idx, fences, then reads our flag/avail_event. With a
-		 * full fence here too, a buffer posted around now is either
-		 * seen below or kicked, never both missed.
+		 * StoreLoad, as in the dequeue path: the front-end makes a
+		 * buffer available, fences, then reads our flag, avail_event
+		 * or event area. With a full fence here too, a buffer posted
+		 * around now is either seen below or kicked, never both
+		 * missed.
 		 */
 		rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&vq->avail->idx, __ATOMIC_RELAXED) !=
-				vq->last_avail_idx)
+		if (vq->packed) {
+			uint16_t f = __atomic_load_n(
+				&vq->desc_packed[vq->last_avail_idx].flags,
+				__ATOMIC_RELAXED);
+
+			/* Available in the driver's current lap (2.8.1). */
+			if (!!(f & VRING_PACKED_DESC_F_AVAIL) == vq->avail_wrap &&
+					!!(f & VRING_PACKED_DESC_F_USED) !=
+					vq->avail_wrap)
+				ret = 1;
+		} else if (__atomic_load_n(&vq->avail->idx,
+				__ATOMIC_RELAXED) != vq->last_avail_idx) {
 			ret = 1;
+		}
 	}
 	rte_rcu_qsbr_thread_offline(dev->qsbr, vq_idx);
 	return ret;
@@ -384,9 +396,20 @@ iovh_vq_monitor_addr(struct iovh_dev *dev, uint16_t vq_idx,
 	vq = burst_begin(dev, vq_idx);
 	if (vq == NULL)
 		return -ENODEV;
-	if (iovh_has_feature(dev, VIRTIO_F_RING_PACKED)) {
-		/* The next descriptor's flags, once packed rings exist. */
-		ret = -ENOTSUP;
+	if (vq->packed) {
+		/*
+		 * The flags of the next slot to take: it becomes available
+		 * when its AVAIL bit equals our wrap counter and its USED bit
+		 * differs, i.e. when AVAIL|USED reads AVAIL (lap 1) or USED
+		 * (lap 0).
+		 */
+		cond->addr = &vq->desc_packed[vq->last_avail_idx].flags;
+		cond->mask = VRING_PACKED_DESC_F_AVAIL |
+			VRING_PACKED_DESC_F_USED;
+		cond->val = vq->avail_wrap ? VRING_PACKED_DESC_F_AVAIL :
+			VRING_PACKED_DESC_F_USED;
+		cond->size = sizeof(uint16_t);
+		cond->wake_on_match = 1;
 	} else {
 		/*
 		 * avail->idx moves when the front-end posts a buffer: the

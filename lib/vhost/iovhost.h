@@ -305,12 +305,14 @@ struct iovh_monitor_cond {
 /**
  * Fill @p cond for virtqueue @p vq: for a split ring, the avail index,
  * which differs from the index of the next entry to take as soon as the
- * front-end posts one. The address stays valid while the device runs: a
+ * front-end posts one; for a packed ring, the flags of the next slot to
+ * take, whose AVAIL/USED bits then match the driver's wrap counter. The
+ * address stays valid while the device runs: a
  * front-end that disconnects unmaps it (as with the DPDK vhost library),
  * so call this right before waiting, from the thread that polls @p vq.
  *
- * @return 0; -ENODEV when the virtqueue is not running; -ENOTSUP for a
- *   packed ring (not implemented yet); -EINVAL for a bad index.
+ * @return 0; -ENODEV when the virtqueue is not running; -EINVAL for a
+ *   bad index.
  */
 int iovh_vq_monitor_addr(struct iovh_dev *dev, uint16_t vq,
 		struct iovh_monitor_cond *cond);
