@@ -26,11 +26,9 @@
 #  - while it runs: mode client, IOMMU on, state running,
 #    VIRTIO_F_ACCESS_PLATFORM among the features;
 #  - afterwards: IOTLB misses, updates and sent misses are counted, the
-#    miss-latency buckets hold at most one entry per miss, and every
-#    per-queue counter equals its ethdev xstat (/ethdev/xstats,0 in the
-#    same telemetry session); where the tree has the histogram's xstats
-#    (the code that fills it), the buckets equal them and are not empty,
-#    and the device counters equal theirs.
+#    miss-latency buckets are not empty and hold at most one entry per
+#    miss, and every per-queue and device counter equals its ethdev xstat
+#    (/ethdev/xstats,0 in the same telemetry session).
 
 . "$(dirname "$0")/lib.sh"
 require_ours "tests iovhost's own telemetry commands"
@@ -227,26 +225,19 @@ ok(c["iotlb_updates"] > 0 and c["misses_sent"] > 0,
 misses = q["rx"]["iotlb_misses"] + q["tx"]["iotlb_misses"]
 lat = sum(q["rx"]["miss_lat"]) + sum(q["tx"]["miss_lat"])
 ok(misses > 0, f"queue IOTLB misses = {misses}")
-ok(lat <= misses, f"miss_lat entries = {lat} (<= misses {misses})")
+ok(0 < lat <= misses, f"miss_lat entries = {lat} (<= misses {misses})")
 ok(all(len(q[d]["miss_lat"]) == 16 for d in ("rx", "tx")), "16 buckets")
-# The histogram's xstats came with the code that fills it: where they are,
-# it must have counted, and agree bucket by bucket.
 for d in ("rx", "tx"):
     xl = [v for k, v in x.items() if k.startswith(f"{d}_q0_iotlb_miss_lat_")]
-    if not xl:
-        print(f"note: no {d}_q0_iotlb_miss_lat_* xstats in this tree")
-        continue
     ok(xl == q[d]["miss_lat"], f"{d} miss_lat = xstats {xl}")
-    ok(lat > 0, "miss latency histogram not empty")
-# Device-wide counters, where ethdev shows them too.
 for t, xk in (("connections", "frontend_connections"),
               ("misses_sent", "iotlb_misses_sent"),
               ("iotlb_updates", "iotlb_updates"),
               ("iotlb_invalidates", "iotlb_invalidates"),
               ("iotlb_evictions", "iotlb_evictions"),
-              ("iotlb_capacity", "iotlb_capacity")):
-    if xk in x:
-        ok(c[t] == x[xk], f"{t} = {c[t]} = xstat {xk}")
+              ("iotlb_capacity", "iotlb_capacity"),
+              ("iotlb_entries", "iotlb_entries")):
+    ok(c[t] == x[xk], f"{t} = {c[t]} = xstat {xk}")
 for d in ("rx", "tx"):
     for k in ("packets", "bytes", "bad_desc", "notifications", "iotlb_hits",
               "iotlb_lookups", "iotlb_misses", "iotlb_denied"):
@@ -254,6 +245,8 @@ for d in ("rx", "tx"):
            f"{d} {k} = {q[d][k]} = xstat {d}_q0_{k}")
     ok(q[d]["backlog_max"] == x[f"{d}_q0_iotlb_backlog_max"],
        f"{d} backlog_max = {q[d]['backlog_max']} = xstat")
+    ok(q[d]["backlog"] == x[f"{d}_q0_iotlb_backlog"],
+       f"{d} backlog = {q[d]['backlog']} = xstat")
 ok(q["rx"]["packets"] > 0 and q["tx"]["packets"] > 0, "traffic both ways")
 EOF
 tp_quit pmd2
