@@ -31,8 +31,8 @@
 . "$(dirname "$0")/lib.sh"
 require_ours "checks our PMD's RX interrupts"
 
-app=${IOVH_BUILD_DIR:-$IOVH_SRC_DIR/build}/app/test/iovhost-intr-test
-[ -x "$app" ] || skip "$app not built (meson -Dtests=true)"
+intr_app=${IOVH_BUILD_DIR:-$IOVH_SRC_DIR/build}/app/test/iovhost-intr-test
+[ -x "$intr_app" ] || skip "$intr_app not built (meson -Dtests=true)"
 
 # run_app LAYOUT [virtio-user devargs]: the in-process checks, once.
 run_app() {
@@ -40,8 +40,8 @@ run_app() {
 	pfx=$(_tp_prefix "intr$layout")
 	TP_PREFIXES+=("$pfx")		# hugepage files cleaned up on exit
 	log=$IOVH_LOG_DIR/intr-$layout.log
-	say "running $app ($layout rings)"
-	timeout -s INT -k 10 "$TP_MAX_SECONDS" "$app" -l 0-1 --no-pci \
+	say "running $intr_app ($layout rings)"
+	timeout -s INT -k 10 "$TP_MAX_SECONDS" "$intr_app" -l 0-1 --no-pci \
 		--file-prefix "$pfx" --single-file-segments --iova-mode=va \
 		-d "$IOVH_PLUGIN" --log-level=pmd.net.iovhost:debug \
 		--vdev "net_vhost0,iface=$sock" \
@@ -79,12 +79,12 @@ elog=$IOVH_LOG_DIR/echo.log
 # the odd packet lost there (an IOTLB matter, not an interrupt one), so
 # for it only a protocol error or a stall fails.
 runs=("--iommu off" "--iommu off --no-event-idx" "--iommu strict" "--iommu lazy")
-timeout -s INT -k 10 "$TP_MAX_SECONDS" "$app" echo ${#runs[@]} -l 0 --no-pci \
+timeout -s INT -k 10 "$TP_MAX_SECONDS" "$intr_app" echo ${#runs[@]} -l 0 --no-pci \
 	--file-prefix "$epfx" -d "$IOVH_PLUGIN" \
 	--vdev "net_vhost0,iface=$esock,iommu-support=1" > "$elog" 2>&1 &
 echo_pid=$!
 trap 'kill -INT $echo_pid 2> /dev/null || true; _tp_cleanup' EXIT
-for i in $(seq 100); do
+for _ in $(seq 100); do
 	grep -q '^echo: ready' "$elog" && break
 	kill -0 $echo_pid 2> /dev/null || fail "echo app exited early: $(tail -n 5 "$elog")"
 	sleep 0.2
@@ -109,7 +109,7 @@ for r in "${runs[@]}"; do
 		expect_eq "frontend $r: lost" "$(sed -n 's/.* lost=\([0-9]*\).*/\1/p' <<< "$line")" 0
 	fi
 	# Next front-end only once this one's disconnect was seen.
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		[ "$(grep -c '^echo: connection .* done' "$elog")" -ge $n ] && break
 		sleep 0.2
 	done

@@ -60,7 +60,7 @@ print(json.dumps(v) if isinstance(v, (dict, list)) or v is None else v)
 
 tp_run pmd 10 "start tx_first" > /dev/null
 sleep 3
-stats=$(tp_stop_fwd pmd)
+tp_stop_fwd pmd > /dev/null
 nic=$(tp_run pmd 10 "show port stats 0")
 rx=$(port_stat RX-packets 0 <<< "$nic")
 tx=$(port_stat TX-packets 0 <<< "$nic")
@@ -125,6 +125,7 @@ expect_eq "queues rx_q0 = queue,0,0 rx" "$(jq_py "$qs" 'd["rx_q0"]')" "$(jq_py "
 expect_eq "queues tx_q0 = queue,0,0 tx" "$(jq_py "$qs" 'd["tx_q0"]')" "$(jq_py "$q" 'd["tx"]')"
 
 # ---- bad parameters
+# shellcheck disable=SC2054  # commas belong to the telemetry commands
 bad=(/iovhost/port,1 /iovhost/port,x /iovhost/port /iovhost/port,0x
 	/iovhost/queue,0,1 /iovhost/queue,0 /iovhost/queues,99 /iovhost/queue,0,0,0)
 out=$(tel "${bad[@]}" /iovhost/ports)
@@ -154,7 +155,7 @@ log_has "\($p\) vring 1 started: split ring, [0-9]+ entries"
 # ---- the front-end goes away
 mark=$(tp_mark pmd)
 tp_run pmd 20 "port stop 1" "port close 1" > /dev/null
-for i in $(seq 50); do
+for _ in $(seq 50); do
 	port=$(tel /iovhost/port,0)
 	[ "$(jq_py "$port" 'd["state"]')" = disconnected ] && break
 	sleep 0.2
@@ -184,7 +185,7 @@ fe_log=$IOVH_LOG_DIR/frontend.log
 timeout -k 5 60 "$FE" --server --socket "$sock2" --iommu strict --seconds 4 \
 	--timeout 5 --writeoff-ms 3000 > "$fe_log" 2>&1 &
 fe_pid=$!
-for i in $(seq 50); do
+for _ in $(seq 50); do
 	port=$(tel /iovhost/port,0)
 	[ "$(jq_py "$port" 'd["state"]')" = running ] && break
 	sleep 0.2
