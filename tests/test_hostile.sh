@@ -14,7 +14,8 @@
 #         net_vhost8  port C: client=1, connecting to hostile servers
 #  - every attack (framing, fds, memory tables, ring parameters, kick/call
 #    fds, dirty log, back-end channel, protocol gating, floods, connection
-#    abuse, hostile descriptor rings under traffic, IOTLB abuse with an
+#    abuse, hostile descriptor rings under traffic (split and packed),
+#    IOTLB abuse with an
 #    IOMMU, client mode against hostile servers, message fuzzers) is
 #    followed by: testpmd alive, port B loops frames back, testpmd's fd,
 #    mapping, mbuf and heap allocation counts back to their baseline;
