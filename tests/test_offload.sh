@@ -25,6 +25,8 @@
 #     valid checksums.
 #  4. 9000-byte frames fe -> vh with ext-buffer: 50 sent, 50 received, one
 #     segment each; "port config mtu 0 9000" is accepted and shown.
+#  1-4 again over packed rings (virtio-user packed_vq=1): bit 34
+#     (RING_PACKED) is in our negotiated-features line.
 #  5. tso=0 (and legacy-ol-flags=1: no RX checksum/LRO capability):
 #     virtio-user cannot enable TSO (HOST_TSO4/6 not offered); 9000-byte
 #     frames arrive as 5-segment chains (2 KiB mbufs), 50 of 50.
@@ -54,7 +56,7 @@ N_JUMBO=50	# 9000-byte UDP frames in in_jumbo.pcap
 
 # Features (virtio-net bit numbers).
 F_CSUM=0; F_GUEST_CSUM=1; F_GSO=6; F_GUEST_TSO4=7; F_GUEST_TSO6=8
-F_HOST_TSO4=11; F_HOST_TSO6=12; F_HOST_UFO=14
+F_HOST_TSO4=11; F_HOST_TSO6=12; F_HOST_UFO=14; F_RING_PACKED=34
 
 # has_bit HEX BIT
 has_bit() { (( ($1 >> $2) & 1 )); }
@@ -82,7 +84,7 @@ start_vh() {
 start_fe() {
 	local name=$1 in=$2; shift 2
 	tp_start "$name" --main-lcore 1 \
-		--vdev "net_virtio_user0,path=$sock,queues=1,queue_size=256" \
+		--vdev "net_virtio_user0,path=$sock,queues=1,queue_size=256${FE_VDEV_EXTRA:-}" \
 		--vdev "net_pcap1,rx_pcap=$in,tx_pcap=$W/$name.out.pcap" \
 		-- --nb-cores=1 --no-flush-rx --rxd=256 --txd=256 "$@"
 	tp_ready "$name"
@@ -121,107 +123,120 @@ expect_no_tso() {
 # count_rx NAME ERE FROM: verbose RX dump lines of NAME matching ERE.
 count_rx() { tp_since "$1" "$3" | grep -c -E "$2" || true; }
 
-# ------------------------------------------------- 1: TSO negotiated
-# Big mbufs on the front-end, so that a 60000-byte packet is one segment
-# there and its pcap port writes it whole (it truncates chained packets).
-TP_MBUFS=3072 PCAP_IN=$W/in_big.pcap start_vh vh "tso=1,ext-buffer=1"
-TP_MBUFS=1536 start_fe fe1 "$W/empty.pcap" --mbuf-size=62000
-tp_run fe1 20 "port stop 0" \
-	"port config 0 rx_offload tcp_lro on" \
-	"port config 0 rx_offload tcp_cksum on" \
-	"port config 0 rx_offload udp_cksum on" \
-	"port start 0" > /dev/null
-wait_link fe1 0 up 10
-f=$(last_features vh)
-[ -n "$f" ] || fail "vh: no negotiated-features line"
-for b in $F_GUEST_CSUM $F_GUEST_TSO4 $F_GUEST_TSO6; do
-	has_bit "$f" "$b" || fail "negotiated features $f lack bit $b"
-done
-say "ok: negotiated features $f include GUEST_CSUM, GUEST_TSO4/6"
+# offload_phases P: phases 1-4; P is "" (split rings) or "_packed"
+# (virtio-user packed_vq=1, which must negotiate RING_PACKED); names of
+# testpmds and pcap files carry P.
+offload_phases() {
+	local P=$1 f out v n mark vmark xs c
+	# ------------------------------------------------- 1: TSO negotiated
+	# Big mbufs on the front-end, so that a 60000-byte packet is one segment
+	# there and its pcap port writes it whole (it truncates chained packets).
+	TP_MBUFS=3072 PCAP_IN=$W/in_big.pcap start_vh vh$P "tso=1,ext-buffer=1"
+	TP_MBUFS=1536 start_fe fe1$P "$W/empty.pcap" --mbuf-size=62000
+	tp_run fe1$P 20 "port stop 0" \
+		"port config 0 rx_offload tcp_lro on" \
+		"port config 0 rx_offload tcp_cksum on" \
+		"port config 0 rx_offload udp_cksum on" \
+		"port start 0" > /dev/null
+	wait_link fe1$P 0 up 10
+	f=$(last_features vh$P)
+	[ -n "$f" ] || fail "vh$P: no negotiated-features line"
+	for b in $F_GUEST_CSUM $F_GUEST_TSO4 $F_GUEST_TSO6; do
+		has_bit "$f" "$b" || fail "negotiated features $f lack bit $b"
+	done
+	say "ok: negotiated features $f include GUEST_CSUM, GUEST_TSO4/6"
+	if [ -n "$P" ]; then
+		has_bit "$f" $F_RING_PACKED || fail "packed_vq=1 but RING_PACKED not negotiated ($f)"
+		say "ok: packed: negotiated features $f include RING_PACKED (bit 34)"
+	fi
 
-# ------------------------------------------------- 2: enqueue TSO/csum
-tp_run fe1 10 "set fwd io" "set verbose 1" "start" > /dev/null
-out=$(tp_run vh 30 "port stop 0" "csum set ip hw 0" "csum set tcp hw 0" \
-	"csum set udp hw 0" "tso set 1448 0" "port start 0")
-grep -qiE 'error|not supported' <<< "$out" &&
-	fail "vh: setting checksum/TSO offloads failed: $(grep -iE 'error|not supported' <<< "$out" | head -n3)"
-wait_link vh 0 up 10
-wait_link fe1 0 up 10
-mark=$(tp_mark fe1)
-tp_run vh 10 "set fwd csum" "start" > /dev/null
-v=$(stat_until fe1 0 RX-packets $N_BIG 20)
-expect_eq "fe1 port 0 (virtio-user) RX-packets" "$v" $N_BIG
-sleep 1
-tp_stop_fwd vh > /dev/null
-tp_stop_fwd fe1 > /dev/null
-n=$(count_rx fe1 'RTE_MBUF_F_RX_LRO' "$mark")
-expect_eq "packets virtio-user received as LRO (GSO)" "$n" $N_GSO
-tp_quit fe1
-$PK check partial "$W/fe1.out.pcap" ||
-	fail "packets received by virtio-user are not the ones sent, or their checksums are wrong"
-say "ok: $N_BIG packets intact at the front-end, IPv4 and partial L4 checksums valid"
+	# ------------------------------------------------- 2: enqueue TSO/csum
+	tp_run fe1$P 10 "set fwd io" "set verbose 1" "start" > /dev/null
+	out=$(tp_run vh$P 30 "port stop 0" "csum set ip hw 0" "csum set tcp hw 0" \
+		"csum set udp hw 0" "tso set 1448 0" "port start 0")
+	grep -qiE 'error|not supported' <<< "$out" &&
+		fail "vh$P: setting checksum/TSO offloads failed: $(grep -iE 'error|not supported' <<< "$out" | head -n3)"
+	wait_link vh$P 0 up 10
+	wait_link fe1$P 0 up 10
+	mark=$(tp_mark fe1$P)
+	tp_run vh$P 10 "set fwd csum" "start" > /dev/null
+	v=$(stat_until fe1$P 0 RX-packets $N_BIG 20)
+	expect_eq "fe1$P port 0 (virtio-user) RX-packets" "$v" $N_BIG
+	sleep 1
+	tp_stop_fwd vh$P > /dev/null
+	tp_stop_fwd fe1$P > /dev/null
+	n=$(count_rx fe1$P 'RTE_MBUF_F_RX_LRO' "$mark")
+	expect_eq "packets virtio-user received as LRO (GSO)" "$n" $N_GSO
+	tp_quit fe1$P
+	$PK check partial "$W/fe1$P.out.pcap" ||
+		fail "packets received by virtio-user are not the ones sent, or their checksums are wrong"
+	say "ok: $N_BIG packets intact at the front-end, IPv4 and partial L4 checksums valid"
 
-# ------------------------------------------------- 3: dequeue TSO/csum
-TP_MBUFS=3072 start_fe fe2 "$W/in_big.pcap"
-out=$(tp_run fe2 30 "port stop 0" \
-	"port config 0 tx_offload tcp_tso on" \
-	"port config 0 tx_offload tcp_cksum on" \
-	"port config 0 tx_offload udp_cksum on" \
-	"csum set tcp hw 0" "csum set udp hw 0" "tso set 1448 0" "port start 0")
-grep -qiE 'error|not supported' <<< "$out" &&
-	fail "fe2: setting TX offloads on virtio-user failed: $(grep -iE 'error|not supported' <<< "$out" | head -n3)"
-wait_link fe2 0 up 10
-f=$(last_features vh)
-for b in $F_CSUM $F_HOST_TSO4 $F_HOST_TSO6; do
-	has_bit "$f" "$b" || fail "negotiated features $f lack bit $b"
-done
-say "ok: negotiated features $f include CSUM, HOST_TSO4/6 (tso=1)"
-vmark=$(tp_mark vh)
-tp_run vh 10 "set fwd io" "set verbose 1" "start" > /dev/null
-tp_run fe2 10 "set fwd csum retry" "start" > /dev/null
-v=$(stat_until vh 0 RX-packets $N_BIG 20)
-expect_eq "vh port 0 RX-packets" "$v" $N_BIG
-sleep 1
-tp_stop_fwd fe2 > /dev/null
-tp_stop_fwd vh > /dev/null
-expect_eq "packets our port reported as LRO" \
-	"$(count_rx vh 'RTE_MBUF_F_RX_LRO' "$vmark")" $N_GSO
-expect_eq "packets our port reported with L4 checksum GOOD" \
-	"$(count_rx vh 'RTE_MBUF_F_RX_L4_CKSUM_GOOD' "$vmark")" $N_BIG
-expect_eq "60000-byte packets in one segment (ext-buffer)" \
-	"$(count_rx vh 'length=60014 - nb_segs=1 ' "$vmark")" $N_GSO
-tp_quit fe2
-# vh's pcap port also got phase 2's empty direction: only these packets.
-xs=$(tp_run vh 10 "show port xstats 0")
-expect_eq "our port's rx_q0_offload_errors" \
-	"$(awk '$1 == "rx_q0_offload_errors:" { print $2 }' <<< "$xs")" 0
+	# ------------------------------------------------- 3: dequeue TSO/csum
+	TP_MBUFS=3072 start_fe fe2$P "$W/in_big.pcap"
+	out=$(tp_run fe2$P 30 "port stop 0" \
+		"port config 0 tx_offload tcp_tso on" \
+		"port config 0 tx_offload tcp_cksum on" \
+		"port config 0 tx_offload udp_cksum on" \
+		"csum set tcp hw 0" "csum set udp hw 0" "tso set 1448 0" "port start 0")
+	grep -qiE 'error|not supported' <<< "$out" &&
+		fail "fe2$P: setting TX offloads on virtio-user failed: $(grep -iE 'error|not supported' <<< "$out" | head -n3)"
+	wait_link fe2$P 0 up 10
+	f=$(last_features vh$P)
+	for b in $F_CSUM $F_HOST_TSO4 $F_HOST_TSO6; do
+		has_bit "$f" "$b" || fail "negotiated features $f lack bit $b"
+	done
+	say "ok: negotiated features $f include CSUM, HOST_TSO4/6 (tso=1)"
+	vmark=$(tp_mark vh$P)
+	tp_run vh$P 10 "set fwd io" "set verbose 1" "start" > /dev/null
+	tp_run fe2$P 10 "set fwd csum retry" "start" > /dev/null
+	v=$(stat_until vh$P 0 RX-packets $N_BIG 20)
+	expect_eq "vh port 0 RX-packets" "$v" $N_BIG
+	sleep 1
+	tp_stop_fwd fe2$P > /dev/null
+	tp_stop_fwd vh$P > /dev/null
+	expect_eq "packets our port reported as LRO" \
+		"$(count_rx vh$P 'RTE_MBUF_F_RX_LRO' "$vmark")" $N_GSO
+	expect_eq "packets our port reported with L4 checksum GOOD" \
+		"$(count_rx vh$P 'RTE_MBUF_F_RX_L4_CKSUM_GOOD' "$vmark")" $N_BIG
+	expect_eq "60000-byte packets in one segment (ext-buffer)" \
+		"$(count_rx vh$P 'length=60014 - nb_segs=1 ' "$vmark")" $N_GSO
+	tp_quit fe2$P
+	# vh's pcap port also got phase 2's empty direction: only these packets.
+	xs=$(tp_run vh$P 10 "show port xstats 0")
+	expect_eq "our port's rx_q0_offload_errors" \
+		"$(awk '$1 == "rx_q0_offload_errors:" { print $2 }' <<< "$xs")" 0
 
-out=$(tp_run vh 10 "show port 0 rx_offload capabilities" \
-	"show port 0 tx_offload capabilities")
-for c in TCP_CKSUM UDP_CKSUM TCP_LRO TCP_TSO IPV4_CKSUM; do
-	grep -q "$c" <<< "$out" || fail "vh: capability $c not advertised: $out"
-done
-say "ok: compliant flags: RX TCP/UDP_CKSUM, TCP_LRO and TX TCP_TSO, IPV4_CKSUM advertised"
+	out=$(tp_run vh$P 10 "show port 0 rx_offload capabilities" \
+		"show port 0 tx_offload capabilities")
+	for c in TCP_CKSUM UDP_CKSUM TCP_LRO TCP_TSO IPV4_CKSUM; do
+		grep -q "$c" <<< "$out" || fail "vh$P: capability $c not advertised: $out"
+	done
+	say "ok: compliant flags: RX TCP/UDP_CKSUM, TCP_LRO and TX TCP_TSO, IPV4_CKSUM advertised"
 
-# ------------------------------------------------- 4: 9000 B, ext-buffer, MTU
-out=$(tp_run vh 10 "port config mtu 0 9000" "show port info 0")
-grep -qE '^MTU: 9000' <<< "$out" || fail "vh: MTU 9000 not set: $(grep -i mtu <<< "$out")"
-say "ok: port config mtu 0 9000"
-TP_MBUFS=2048 start_fe fe3 "$W/in_jumbo.pcap"
-vmark=$(tp_mark vh)
-tp_run vh 10 "clear port stats 0" "set fwd rxonly" "start" > /dev/null
-tp_run fe3 10 "set fwd io retry" "start" > /dev/null
-v=$(stat_until vh 0 RX-packets $N_JUMBO 20)
-tp_stop_fwd fe3 > /dev/null
-tp_stop_fwd vh > /dev/null
-expect_eq "9000-byte frames received (ext-buffer)" "$v" $N_JUMBO
-expect_eq "9000-byte frames in one segment (ext-buffer)" \
-	"$(count_rx vh 'length=9000 - nb_segs=1 ' "$vmark")" $N_JUMBO
-tp_quit fe3
-tp_quit vh
-$PK check full "$W/vh.out.pcap" ||
-	fail "packets received by our port are not the ones sent, or their checksums are wrong"
-say "ok: $N_BIG packets intact at our port, checksums complete and valid"
+	# ------------------------------------------------- 4: 9000 B, ext-buffer, MTU
+	out=$(tp_run vh$P 10 "port config mtu 0 9000" "show port info 0")
+	grep -qE '^MTU: 9000' <<< "$out" || fail "vh$P: MTU 9000 not set: $(grep -i mtu <<< "$out")"
+	say "ok: port config mtu 0 9000"
+	TP_MBUFS=2048 start_fe fe3$P "$W/in_jumbo.pcap"
+	vmark=$(tp_mark vh$P)
+	tp_run vh$P 10 "clear port stats 0" "set fwd rxonly" "start" > /dev/null
+	tp_run fe3$P 10 "set fwd io retry" "start" > /dev/null
+	v=$(stat_until vh$P 0 RX-packets $N_JUMBO 20)
+	tp_stop_fwd fe3$P > /dev/null
+	tp_stop_fwd vh$P > /dev/null
+	expect_eq "9000-byte frames received (ext-buffer)" "$v" $N_JUMBO
+	expect_eq "9000-byte frames in one segment (ext-buffer)" \
+		"$(count_rx vh$P 'length=9000 - nb_segs=1 ' "$vmark")" $N_JUMBO
+	tp_quit fe3$P
+	tp_quit vh$P
+	$PK check full "$W/vh$P.out.pcap" ||
+		fail "packets received by our port are not the ones sent, or their checksums are wrong"
+	say "ok: $N_BIG packets intact at our port, checksums complete and valid"
+}
+
+offload_phases ""
+FE_VDEV_EXTRA=",packed_vq=1" offload_phases _packed
 
 # ------------------------------------------------- 5: defaults (tso=0)
 start_vh vh2 "legacy-ol-flags=1"
