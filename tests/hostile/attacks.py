@@ -3440,6 +3440,128 @@ def _(d):
 	return [SCR, SCR + 1]
 
 
+def packed_rx_case(S, build, expect='bad', size=96):
+	"""Hostile RX buffers (build(d) posts them with d.rx.post and
+	returns their ids) before the good ones, then a frame for us.
+	expect 'bad': each handed back with len 0, counted in
+	tx_q0_bad_desc, the frame lands in a good buffer; 'any': the same
+	but the frame may land in one of them; 'broken': the ring is
+	dropped (one count, nothing handed back, no frame), a new front-end
+	passes traffic."""
+	d = packed_dev(S, rx_prepost=False)
+	before = S.tp.xstat(S.port_a, 'tx_q0_bad_desc')
+	ids = build(d)
+	if expect == 'broken':
+		f = make_frame(b'broken!!', 0, size)
+		d.send_frame(f)
+		deadline = time.monotonic() + 2
+		while S.tp.xstat(S.port_a, 'tx_q0_bad_desc') == before:
+			if time.monotonic() > deadline:
+				raise Fail('RX ring not dropped within 2 s')
+			time.sleep(0.02)
+		time.sleep(0.1)
+		if d.poll_rx() or d.rx_scratch_used:
+			raise Fail('a dropped RX ring was written to (%s)' %
+					d.rx_scratch_used)
+		bad = S.tp.xstat(S.port_a, 'tx_q0_bad_desc') - before
+		if bad != 1:
+			raise Fail('tx_q0_bad_desc +%d, expected +1' % bad)
+		d.close()
+		packed_dev(S)
+		return
+	d.post_rx(range(d.nbuf))
+	if expect == 'any':
+		d.send_frame(make_frame(b'priming!', 0, size))
+		time.sleep(0.2)
+		d.poll_rx()
+	r = d.loopback(2, size=size)
+	if r:
+		raise Fail('with hostile RX buffers in front: ' + r)
+	if expect == 'bad':
+		got = dict(d.rx_scratch_used)
+		missing = [i for i in ids if i not in got]
+		if missing:
+			raise Fail('bad RX buffers %s not handed back' % missing)
+		nz = [(i, ln) for i, ln in d.rx_scratch_used if ln != 0]
+		if nz:
+			raise Fail('bad RX buffers handed back with data: %s' % nz)
+		bad = S.tp.xstat(S.port_a, 'tx_q0_bad_desc') - before
+		if bad != len(ids):
+			raise Fail('tx_q0_bad_desc +%d, expected +%d' %
+					(bad, len(ids)))
+	r = d.loopback(4)
+	if r:
+		raise Fail('afterwards: ' + r)
+
+
+def hostile_packed_rx(name, expect='bad', size=96):
+	def deco(build):
+		add('packed_rx_' + name, lambda S: packed_rx_case(S, build,
+				expect, size), 'packed')
+		return build
+	return deco
+
+
+W = DESC_F_WRITE
+
+
+@hostile_packed_rx('read_only_buffer')
+def _(d):
+	d.rx.post([(scratch_rx(d, SCR), BUF, 0)], SCR)
+	d.rx.post([(scratch_rx(d, SCR + 1), 12, W | DESC_F_NEXT),
+			(scratch_rx(d, SCR + 2), BUF, 0)], SCR + 1)
+	return [SCR, SCR + 1]
+
+
+@hostile_packed_rx('outside_memory')
+def _(d):
+	d.rx.post([(0x2000, BUF, W)], SCR)
+	d.rx.post([(0xfffffffffffff000, 0x2000, W)], SCR + 1)
+	d.rx.post([(GPA0 + (5 << 20) - 20, BUF, W)], SCR + 2)
+	return [SCR, SCR + 1, SCR + 2]
+
+
+@hostile_packed_rx('too_small_for_header')
+def _(d):
+	for k, ln in enumerate((0, 4, 11)):
+		d.rx.post([(scratch_rx(d, SCR + k), ln, W)], SCR + k)
+	return [SCR, SCR + 1, SCR + 2]
+
+
+@hostile_packed_rx('indirect_bad')
+def _(d):
+	t = d.gpa(d.rxbuf(SCR + 10))
+	d.m.write(d.rxbuf(SCR + 10), vhu.DESC.pack(t, 16, 0, W |
+			DESC_F_INDIRECT))
+	d.rx.post([(t, 16, DESC_F_INDIRECT)], SCR)		# nested
+	d.rx.post([(t, 20, DESC_F_INDIRECT)], SCR + 1)		# bad length
+	d.rx.post([(0x30, 16, DESC_F_INDIRECT)], SCR + 2)	# outside
+	d.rx.post([(t, 0, DESC_F_INDIRECT)], SCR + 3)		# empty
+	d.rx.post([(t, 16, DESC_F_INDIRECT | DESC_F_NEXT),	# with NEXT
+			(scratch_rx(d, SCR), BUF, W)], SCR + 4)
+	return [SCR, SCR + 1, SCR + 2, SCR + 3, SCR + 4]
+
+
+@hostile_packed_rx('len_0xffffffff', 'any')
+def _(d):
+	d.rx.post([(scratch_rx(d, SCR), 0xffffffff, W)], SCR)
+	return [SCR]
+
+
+@hostile_packed_rx('id_out_of_range', 'broken')
+def _(d):
+	d.rx.post([(scratch_rx(d, SCR), BUF, W)], 0x7fff)
+	return [0x7fff]
+
+
+@hostile_packed_rx('chain_never_ends', 'broken', size=1400)
+def _(d):
+	d.rx.post([(scratch_rx(d, SCR), 1, W | DESC_F_NEXT)] *
+			(d.rx.size - 1) + [(scratch_rx(d, SCR), 1,
+			W | DESC_F_NEXT)], SCR)
+	return [SCR]
+
+
 @attack('packed')
 def a_packed_wrong_wrap(S):
 	"""Slots whose flags claim the wrong lap (available in the other
