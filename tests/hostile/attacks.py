@@ -3242,8 +3242,8 @@ PACKED_PROTO = REPLY_ACK
 
 def packed_dev(S, check=True, **kw):
 	kw.setdefault('regions', 2)
-	d = S.keep(PackedNetDev(S.a, features=PACKED_FEATURES,
-			protocol=PACKED_PROTO, **kw)).setup()
+	kw.setdefault('features', PACKED_FEATURES)
+	d = S.keep(PackedNetDev(S.a, protocol=PACKED_PROTO, **kw)).setup()
 	if check and d.rx_prepost:
 		r = d.loopback(4)
 		if r:
@@ -3560,6 +3560,88 @@ def _(d):
 			(d.rx.size - 1) + [(scratch_rx(d, SCR), 1,
 			W | DESC_F_NEXT)], SCR)
 	return [SCR]
+
+
+@attack('packed')
+def a_packed_tx_rewritten_concurrently(S):
+	"""A thread rewrites addr and len of every TX ring slot with random
+	good and bad values while the back-end walks them (read-once): every
+	single-slot buffer must still come back, the ring stay usable."""
+	d = packed_dev(S)
+	d.reclaim_tx()
+	g, _f = frame_at(d, SCR)
+	stop = []
+	rnd = random.Random(4321)
+	addrs = (g, g + 12, 0, 0xfffffffffffffff0, GPA0 + (5 << 20) - 8)
+	lens = (0, 12, 60, 108, 1500, 0xffffffff, 300000)
+	r = d.tx
+
+	def flipper():
+		while not stop:
+			for k in range(r.size):
+				d.m.write(r.desc_off + 16 * k, struct.pack('<QI',
+					rnd.choice(addrs), rnd.choice(lens)))
+
+	ids = list(range(SCR, SCR + 64))
+	th = threading.Thread(target=flipper, daemon=True)
+	th.start()
+	posted = returned = 0
+	t0 = time.monotonic()
+	try:
+		for i in ids:
+			r.post([(g, 108, 0)], i)
+		posted += len(ids)
+		while time.monotonic() - t0 < 1.0:
+			d.reclaim_tx()
+			back = d.tx_scratch_used
+			d.tx_scratch_used = []
+			returned += len(back)
+			for i in back:
+				r.post([(g, 108, 0)], i)
+			posted += len(back)
+			d.poll_rx()
+			time.sleep(0.001)
+	finally:
+		stop.append(1)
+		th.join()
+	deadline = time.monotonic() + 2
+	while returned < posted and time.monotonic() < deadline:
+		d.reclaim_tx()
+		returned += len(d.tx_scratch_used)
+		d.tx_scratch_used = []
+		time.sleep(0.005)
+	if returned != posted:
+		raise Fail('%d buffers posted, %d handed back' % (posted, returned))
+	if posted < 200:
+		raise Fail('only %d buffers processed in 1 s' % posted)
+	time.sleep(0.1)
+	d.poll_rx()
+	r2 = d.loopback(4)
+	if r2:
+		raise Fail('after %d rewritten buffers: %s' % (posted, r2))
+	print('    (%d buffers posted while being rewritten)' % posted)
+
+
+@attack('packed')
+def a_packed_event_idx_garbage(S):
+	"""EVENT_IDX on packed rings with a driver event area saying "notify
+	at descriptor 0x7fff of lap 1" (past the ring) and flags 3 (reserved):
+	traffic flows."""
+	d = packed_dev(S, check=False, features=PACKED_FEATURES |
+			bit(vhu.F_EVENT_IDX))
+	if not d.features & bit(vhu.F_EVENT_IDX):
+		raise Fail('precondition: EVENT_IDX not negotiated')
+	for ring in (d.rx, d.tx):
+		d.m.w16(ring.drv_off, 0xffff)		# off_wrap
+		d.m.w16(ring.drv_off + 2, 3)		# flags
+	r = d.loopback(8)
+	if r:
+		raise Fail(r)
+	for ring in (d.rx, d.tx):
+		d.m.w16(ring.drv_off + 2, 2)		# DESC, off 0x7fff
+	r = d.loopback(8)
+	if r:
+		raise Fail('with flags DESC: ' + r)
 
 
 @attack('packed')
