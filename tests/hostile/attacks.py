@@ -2356,20 +2356,21 @@ def _(d):
 
 
 @attack('ring')
-def a_jumbo_64k_frames(S):
+def a_jumbo_64k_frames(S, packed=False):
 	"""64 KiB frames both ways: 33 chained TX buffers each, 33 merged
 	RX buffers each; they must come back intact."""
-	d = S.ring_dev()
+	d = packed_dev(S) if packed else S.ring_dev()
 	r = d.loopback(3, size=65000, timeout=3)
 	if r:
 		raise Fail('64 KiB frames: ' + r)
 
 
 @attack('ring')
-def a_rx_mergeable_tiny_buffers(S):
+def a_rx_mergeable_tiny_buffers(S, packed=False):
 	"""MRG_RXBUF with 16-byte buffers: a frame spread over 13 of them
 	must arrive whole, with the right num_buffers."""
-	d = S.ring_dev(rx_prepost=False)
+	d = packed_dev(S, rx_prepost=False) if packed else \
+		S.ring_dev(rx_prepost=False)
 	for i in range(d.nbuf):
 		d.rx.desc(i, d.gpa(d.rxbuf(i)), 16, DESC_F_WRITE)
 	d.rx.push(*range(d.nbuf))
@@ -3645,6 +3646,22 @@ def a_packed_event_idx_garbage(S):
 
 
 @attack('packed')
+def a_packed_odd_ring_sizes(S):
+	"""Packed rings may have any size up to 2^15: sizes 255, 5 and 1
+	(batches of four meet the ring's end anywhere, a one-slot ring
+	wraps on every buffer) pass traffic, through several laps."""
+	for qsize, nbuf, n, rounds in ((255, 120, 8, 80), (5, 3, 2, 20),
+			(1, 1, 1, 12)):
+		d = packed_dev(S, check=False, qsize=qsize, nbuf=nbuf)
+		for k in range(rounds):
+			r = d.loopback(n, timeout=3)
+			if r:
+				raise Fail('ring size %d, round %d: %s' %
+						(qsize, k, r))
+		d.close()
+
+
+@attack('packed')
 def a_packed_wrong_wrap(S):
 	"""Slots whose flags claim the wrong lap (available in the other
 	one, or used) are not available: nothing is taken, counted or
@@ -3813,6 +3830,10 @@ def a_packed_iommu_ring_read_only(S):
 		raise Fail('once mapped RW: ' + r)
 
 
+add('packed_jumbo_64k_frames', lambda S: a_jumbo_64k_frames(S, True),
+		'packed')
+add('packed_rx_mergeable_tiny_buffers',
+		lambda S: a_rx_mergeable_tiny_buffers(S, True), 'packed')
 add('packed_iotlb_permissions', lambda S: a_iotlb_permissions(S, True),
 		'packed')
 add('packed_iotlb_tx_miss_unanswered',
