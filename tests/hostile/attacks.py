@@ -1590,10 +1590,12 @@ def a_random_messages(S):
 	print('    (seed %d: %d messages, %d hang-ups)' % (seed, N, hangups))
 
 
-def reconfig_fuzz(S, d, iommu, n=None, seed=None):
+def reconfig_fuzz(S, d, iommu, n=None, seed=None, packed=False):
 	"""Random, mostly plausible, reconfiguration of a running device
 	while frames flow: the poll thread on the other core races every
-	change. Any answer is fine; a hang-up ends the run early."""
+	change. Any answer is fine; a hang-up ends the run early. packed:
+	d has packed rings; RING_PACKED is flipped too, and bases carry
+	wrap bits."""
 	seed = int(os.environ.get('IOVH_FUZZ_SEED', random.randrange(1 << 30))) \
 		if seed is None else seed
 	if n is None:
@@ -1616,7 +1618,9 @@ def reconfig_fuzz(S, d, iommu, n=None, seed=None):
 					(256, 256, 128, 1, 3, 1024))))
 			elif op == 2:
 				c.ack(vhu.SET_VRING_BASE, state(r.index, rnd.choice(
-					(0, r.avail_idx, 0xffff, 0x10000))))
+					(0, r.avail_idx, 0xffff, 0x10000) + ((0x8000,
+					0x8000 | r.avail_idx % 256, 0x80ff80ff,
+					0xffffffff) if packed else ()))))
 			elif op == 3:
 				c.ack(vhu.SET_VRING_ENABLE, state(r.index,
 					rnd.choice((0, 1, 1))))
@@ -1636,7 +1640,8 @@ def reconfig_fuzz(S, d, iommu, n=None, seed=None):
 			elif op == 8:
 				c.ack(vhu.SET_FEATURES, u64(d.features ^ rnd.choice(
 					(0, 0, bit(vhu.F_MRG_RXBUF),
-					 bit(vhu.F_EVENT_IDX)))))
+					 bit(vhu.F_EVENT_IDX)) + ((bit(vhu.F_RING_PACKED),)
+					if packed else ()))))
 			elif op in (9, 10):
 				for _ in range(rnd.randrange(1, 6)):
 					d.send_frame(make_frame(tag, k, rnd.choice(
@@ -3834,6 +3839,10 @@ add('packed_jumbo_64k_frames', lambda S: a_jumbo_64k_frames(S, True),
 		'packed')
 add('packed_rx_mergeable_tiny_buffers',
 		lambda S: a_rx_mergeable_tiny_buffers(S, True), 'packed')
+add('packed_running_reconfig_fuzz', lambda S: reconfig_fuzz(S,
+		packed_dev(S), False, packed=True), 'packed')
+add('packed_iotlb_running_reconfig_fuzz', lambda S: reconfig_fuzz(S,
+		iommu_dev(S, packed=True), True, packed=True), 'packed')
 add('packed_iotlb_permissions', lambda S: a_iotlb_permissions(S, True),
 		'packed')
 add('packed_iotlb_tx_miss_unanswered',
