@@ -3270,7 +3270,7 @@ def packed_case(S, build, expect):
 	allowed = []
 	if isinstance(ids, tuple):
 		ids, allowed = ids
-	if expect == 'bad':
+	if expect in ('bad', 'ok'):
 		if not wait_tx_returned(d, ids):
 			raise Fail('buffers not handed back within 2 s (%d of %d '
 					'used)' % (d.tx.used_idx(), d.tx.avail_idx))
@@ -3284,15 +3284,24 @@ def packed_case(S, build, expect):
 		time.sleep(0.1)
 	time.sleep(0.05)
 	d.reclaim_tx()
-	frames = [f for f in d.poll_rx() if f not in allowed]
+	back = d.poll_rx()
+	frames = [f for f in back if f not in allowed]
 	bad = S.tp.xstat(S.port_a, 'rx_q0_bad_desc') - before
-	want = len(ids) if expect == 'bad' else 1
+	want = {'bad': len(ids), 'ok': 0}.get(expect, 1)
+	if expect == 'ok' and [f for f in allowed if f not in back]:
+		raise Fail('valid buffers did not come back intact (%d frames '
+				'back: %s)' % (len(back), ['%d bytes, %s' % (len(f),
+				next(('first difference from sent frame %d at '
+				'byte %d' % (k, j) for k, w in enumerate(allowed)
+				for j in range(min(len(f), len(w))) if f[j] != w[j]
+				and f[14:18] == w[14:18] and f[18:26] == w[18:26]),
+				'tag ' + repr(f[18:26]))) for f in back]))
 	if bad != want:
 		raise Fail('rx_q0_bad_desc +%d, expected +%d' % (bad, want))
 	if frames:
 		raise Fail('%d frame(s) forwarded from hostile buffers' %
 				len(frames))
-	if expect == 'bad':
+	if expect in ('bad', 'ok'):
 		r = d.loopback(4)
 		if r:
 			raise Fail('after the hostile buffers, port A: ' + r)
@@ -3566,6 +3575,31 @@ def _(d):
 			(d.rx.size - 1) + [(scratch_rx(d, SCR), 1,
 			W | DESC_F_NEXT)], SCR)
 	return [SCR]
+
+
+@hostile_packed('buffer_across_regions', 'ok')
+def _(d):
+	"""Valid: a buffer running from region 0 into region 1."""
+	end = d.m.gpa + d.m.size
+	f = make_frame(b'straddle', 1, 200)
+	data = bytes(12) + f
+	straddle(d, data, end - 100)
+	d.tx.post([(end - 100, len(data), 0)], SCR)
+	return [SCR], [f]
+
+
+@hostile_packed('indirect_across_regions', 'ok')
+def _(d):
+	"""Valid: an indirect table running from region 0 into region 1
+	(whole entries on each side: read entry by entry)."""
+	end = d.m.gpa + d.m.size
+	f = make_frame(b'straddl2', 2, 200)
+	g = d.gpa(d.txbuf(SCR + 1))
+	d.m.write(d.txbuf(SCR + 1), bytes(12) + f)
+	tab = vhu.DESC.pack(g, 12, 0, 0) + vhu.DESC.pack(g + 12, 200, 0, 0)
+	straddle(d, tab, end - 16)
+	d.tx.post([(end - 16, 32, DESC_F_INDIRECT)], SCR + 1)
+	return [SCR + 1], [f]
 
 
 @attack('packed')
