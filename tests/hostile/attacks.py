@@ -3805,6 +3805,29 @@ F_USED_ = 1 << 15
 
 
 @attack('packed')
+def a_packed_vring_addr_spanning_regions(S):
+	"""A packed descriptor ring or event area across two regions
+	adjacent in front-end space: refused (one mapping each), and the
+	same addresses inside one region are taken."""
+	c = S.negotiated(REPLY_ACK, PACKED_FEATURES | bit(vhu.F_RING_PACKED))
+	expect_ack(c, vhu.SET_MEM_TABLE, mem_table([
+		region(GPA0, MIB, UVA0, 0),
+		region(GPA0 + MIB, MIB, UVA0 + MIB, 0)]),
+		[S.memfd(MIB), S.memfd(MIB)])
+	expect_ack(c, vhu.SET_VRING_NUM, state(1, 256))
+	expect_ack(c, vhu.SET_VRING_BASE, state(1, 0x8000))
+	b = UVA0 + MIB
+	for what, p in (('descriptor ring', vring_addr(1, desc=b - 2048)),
+			('driver area', vring_addr(1, avail=b - 2)),
+			('device area', vring_addr(1, used=b - 3))):
+		expect_nack(c, vhu.SET_VRING_ADDR, p, what='%s across the '
+				'region boundary' % what)
+	expect_ack(c, vhu.SET_VRING_ADDR, vring_addr(1, desc=b - 4096,
+			avail=b - 4, used=b + 4096), what='packed ring ending at '
+			'the boundary, event areas on either side')
+
+
+@attack('packed')
 def a_packed_iommu_ring_unmapped(S):
 	"""Packed rings at IOVAs nothing maps (misses never answered): no
 	traffic, no crash; once mapped, traffic flows."""
