@@ -3701,6 +3701,39 @@ def a_packed_odd_ring_sizes(S):
 
 
 @attack('packed')
+def a_packed_broken_ring_set_up_again(S):
+	"""A TX ring dropped for an id out of range, stopped with
+	GET_VRING_BASE (which must name the slot it stopped at, in both
+	halves) and set up again from there on the same connection: the
+	front-end puts a valid buffer in that slot, traffic flows."""
+	d = packed_dev(S)
+	d.reclaim_tx()
+	r = d.tx
+	before = S.tp.xstat(S.port_a, 'rx_q0_bad_desc')
+	want = r.base_state()
+	g, _f = frame_at(d, SCR)
+	r.post([(g, 108, 0)], 0xfff0)
+	deadline = time.monotonic() + 2
+	while S.tp.xstat(S.port_a, 'rx_q0_bad_desc') == before:
+		if time.monotonic() > deadline:
+			raise Fail('ring not dropped within 2 s')
+		time.sleep(0.02)
+	d.conn.send(vhu.GET_VRING_BASE, state(1, 0))
+	rep = d.conn.reply(vhu.GET_VRING_BASE)
+	idx, num = vhu.STATE.unpack(rep[:vhu.STATE.size])
+	if idx != 1 or num != want | want << 16:
+		raise Fail('GET_VRING_BASE answered (%u, %#x), expected (1, %#x)'
+				% (idx, num, want | want << 16))
+	d.setup_ring(r, want)
+	vhu._set(d.conn, d.conn.acks, vhu.SET_VRING_ENABLE, state(1, 1))
+	d.tx_free = list(range(d.nbuf))
+	d.tx_out = {}
+	r2 = d.loopback(8)
+	if r2:
+		raise Fail('ring set up again at slot %d: %s' % (want & 0x7fff, r2))
+
+
+@attack('packed')
 def a_packed_wrong_wrap(S):
 	"""Slots whose flags claim the wrong lap (available in the other
 	one, or used) are not available: nothing is taken, counted or
