@@ -15,8 +15,8 @@
 #  - every attack (framing, fds, memory tables, ring parameters, kick/call
 #    fds, dirty log, back-end channel, protocol gating, floods, connection
 #    abuse, hostile descriptor rings under traffic (split and packed),
-#    IOTLB abuse with an
-#    IOMMU, client mode against hostile servers, message fuzzers) is
+#    IOTLB abuse with an IOMMU, client mode against hostile servers,
+#    message fuzzers) is
 #    followed by: testpmd alive, port B loops frames back, testpmd's fd,
 #    mapping, mbuf and heap allocation counts back to their baseline;
 #  - known bugs show as XFAIL lines (not failures): a sparse memfd region
