@@ -1257,6 +1257,91 @@ iommu(void)
 	return pool_full();
 }
 
+/*
+ * A miss looks ahead: the buffers posted behind the blocked one have
+ * every unmapped page (or one mapped without the needed permission)
+ * reported at once, each page once, a mapped one not at all, an
+ * unmapped indirect table read-only; nothing is consumed, and the same
+ * look-ahead is not redone on the next burst.
+ */
+static int
+iommu_lookahead(void)
+{
+	const uint64_t io = 0x10000000, ro = 0x20000000, un = 0x40000000,
+		tbl = 0x50000000;
+	static const struct {
+		uint64_t iova;
+		uint8_t perm;
+	} want[] = {
+		{ un, VHU_ACCESS_WO },		/* the blocked buffer */
+		{ un + 0x1000, VHU_ACCESS_WO },	/* two pages of the next */
+		{ un + 0x2000, VHU_ACCESS_WO },
+		{ tbl, VHU_ACCESS_RO },		/* an indirect table */
+		{ ro, VHU_ACCESS_WO },		/* mapped, read-only */
+	};
+	struct tbuf b[] = {
+		{ un + 0x10, 0x100, W },
+		{ un + 0x1800, 0x1000, W },
+		{ io, 0x100, W },		/* mapped: not asked for */
+		{ un + 0x2800, 0x100, W },	/* a page already asked for */
+		{ tbl, 4 * sizeof(struct vring_packed_desc), IND },
+		{ ro + 0x100, 0x100, W },
+	};
+	struct rte_mbuf *m;
+	unsigned int i;
+
+	TEST_ASSERT_SUCCESS(iovh_iotlb_init(&F.dev->iotlb, 16), "");
+	TEST_ASSERT_SUCCESS(iovh_iotlb_insert(&F.dev->iotlb, io, io + 0xfff,
+		(uint64_t)(uintptr_t)g2h(RB_GPA, 1), RB_GPA,
+		VHU_ACCESS_RW, NULL, 0), "");
+	TEST_ASSERT_SUCCESS(iovh_iotlb_insert(&F.dev->iotlb, ro, ro + 0xfff,
+		(uint64_t)(uintptr_t)g2h(RA_GPA + 0x80000, 1),
+		RA_GPA + 0x80000, VHU_ACCESS_RO, NULL, 0), "");
+	iovh_iotlb_reclaim(&F.dev->iotlb);
+	F.vq->iommu = 1;
+	F.vq->c_gen = F.dev->iotlb.gen;
+	F.vq->c_iova = 1;
+	F.vq->c_last = 0;
+	iovh_vq_iotlb_sync(F.dev, F.vq);
+
+	for (i = 0; i < RTE_DIM(b); i++)
+		drv_post(&b[i], 1);
+	m = pkt1(64, 50);
+	TEST_ASSERT_EQUAL(enq(&m, 1), 0, "");
+	TEST_ASSERT(F.vq->rx_missed, "");
+	CHECK_NO_USED();
+	TEST_ASSERT_EQUAL(F.vq->last_avail_idx, 0, "nothing consumed");
+	TEST_ASSERT_EQUAL(F.vq->miss_head, RTE_DIM(want),
+		"one report per missing page, got %u", F.vq->miss_head);
+	for (i = 0; i < RTE_DIM(want); i++) {
+		TEST_ASSERT_EQUAL(F.vq->miss[i].iova & ~(PAGE - 1),
+			want[i].iova, "report %u: 0x%" PRIx64, i,
+			F.vq->miss[i].iova);
+		TEST_ASSERT_EQUAL(F.vq->miss[i].perm, want[i].perm,
+			"report %u", i);
+		TEST_ASSERT_EQUAL(F.vq->miss[i].ahead, i > 0, "report %u", i);
+	}
+	TEST_ASSERT_EQUAL(efd_take(F.miss_efd), 1, "one wake-up");
+	/* The next burst, still blocked: nothing new to ask. */
+	TEST_ASSERT_EQUAL(enq(&m, 1), 0, "");
+	TEST_ASSERT_EQUAL(F.vq->miss_head, RTE_DIM(want), "not redone");
+
+	/* The answers come: the blocked buffer is used. */
+	TEST_ASSERT_SUCCESS(iovh_iotlb_insert(&F.dev->iotlb, un, un + 0x2fff,
+		(uint64_t)(uintptr_t)g2h(RA_GPA + 0x90000, 1),
+		RA_GPA + 0x90000, VHU_ACCESS_RW, NULL, 0), "");
+	iovh_iotlb_reclaim(&F.dev->iotlb);
+	iovh_vq_iotlb_sync(F.dev, F.vq);
+	TEST_ASSERT_EQUAL(enq(&m, 1), 1, "");
+	CHECK_USED(0, 76);
+	rte_pktmbuf_free(m);
+
+	F.vq->iommu = 0;
+	iovh_iotlb_fini(&F.dev->iotlb);
+	memset(&F.dev->iotlb, 0, sizeof(F.dev->iotlb));
+	return pool_full();
+}
+
 static const struct iovh_test_case packed_ring_cases[] = {
 	TEST_CASE(rx_single),
 	TEST_CASE(tx_single),
@@ -1277,6 +1362,7 @@ static const struct iovh_test_case packed_ring_cases[] = {
 	TEST_CASE(bad_rx_chains),
 	TEST_CASE(dirty_log),
 	TEST_CASE(iommu),
+	TEST_CASE(iommu_lookahead),
 	TEST_CASES_END(),
 };
 

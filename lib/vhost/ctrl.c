@@ -613,7 +613,10 @@ again:
 			/* Answered while it waited in the ring? */
 			if (!iotlb_allows(dev, m->iova, m->perm) &&
 					!miss_stale(dev, m)) {
-				miss_lat_note(dev, q, m);
+				/* A look-ahead's miss blocks nothing yet: the
+				 * histogram times blocked accesses only. */
+				if (!m->ahead)
+					miss_lat_note(dev, q, m);
 				iovh_ctrl_request_miss(dev, m->iova, m->perm);
 			}
 		}

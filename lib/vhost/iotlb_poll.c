@@ -18,29 +18,23 @@
  * resends on its own schedule; this just keeps the ring quiet). */
 #define MISS_REPORT_US 200
 
-void
-iovh_vq_report_miss(struct iovh_dev *dev, struct iovh_vq *vq, uint64_t iova,
-		uint8_t perm, uint32_t seq)
+/* Queue a miss for the control thread. @return false if the ring is full. */
+static bool
+miss_push(struct iovh_dev *dev, struct iovh_vq *vq, uint64_t iova,
+		uint8_t perm, uint32_t seq, uint64_t now, uint8_t ahead)
 {
-	uint64_t page = iova & ~((1ULL << IOTLB_PAGE_SHIFT) - 1);
-	uint64_t now = rte_get_tsc_cycles();
 	uint32_t head = vq->miss_head, tail;
 	uint64_t one = 1;
 
-	if (page == vq->last_miss_iova &&
-			now - vq->last_miss_tsc <
-			rte_get_tsc_hz() / 1000000 * MISS_REPORT_US)
-		return;
 	/* Acquire: the control thread is done with the slots it released. */
 	tail = __atomic_load_n(&vq->miss_tail, __ATOMIC_ACQUIRE);
 	if (head - tail >= IOVH_MISS_RING)
-		return;		/* full: those already queued will do */
-	vq->last_miss_iova = page;
-	vq->last_miss_tsc = now;
+		return false;	/* full: those already queued will do */
 	vq->miss[head % IOVH_MISS_RING].iova = iova;
 	vq->miss[head % IOVH_MISS_RING].perm = perm;
 	vq->miss[head % IOVH_MISS_RING].seq = seq;
 	vq->miss[head % IOVH_MISS_RING].tsc = now;
+	vq->miss[head % IOVH_MISS_RING].ahead = ahead;
 	/* Release: the slot is written before the control thread sees it. */
 	__atomic_store_n(&vq->miss_head, head + 1, __ATOMIC_RELEASE);
 	/*
@@ -60,6 +54,140 @@ iovh_vq_report_miss(struct iovh_dev *dev, struct iovh_vq *vq, uint64_t iova,
 	if (head == tail && write(dev->miss_efd, &one, sizeof(one)) < 0 &&
 			errno != EAGAIN)
 		IOVH_LOG_DATA(DEBUG, "miss eventfd: %d", errno);
+	return true;
+}
+
+void
+iovh_vq_report_miss(struct iovh_dev *dev, struct iovh_vq *vq, uint64_t iova,
+		uint8_t perm, uint32_t seq)
+{
+	uint64_t page = iova & ~((1ULL << IOTLB_PAGE_SHIFT) - 1);
+	uint64_t now = rte_get_tsc_cycles();
+
+	if (page == vq->last_miss_iova &&
+			now - vq->last_miss_tsc <
+			rte_get_tsc_hz() / 1000000 * MISS_REPORT_US)
+		return;
+	if (miss_push(dev, vq, iova, perm, seq, now, 0)) {
+		vq->last_miss_iova = page;
+		vq->last_miss_tsc = now;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Look-ahead after a miss                                             */
+
+/*
+ * Why: a blocked enqueue parks packets in the backlog, and each parked
+ * packet's buffer is only found unmapped once the packet before it is
+ * placed: one front-end round trip per packet, and QEMU answers slowly
+ * while it migrates, so parked replies were still waiting when the ring
+ * stopped. The look-ahead asks for all of them at once.
+ *
+ * Which IOVAs: only buffers the front-end has posted and we have not
+ * used yet (from last_avail_idx on). Until we use them the driver may
+ * not unmap them, so such a miss is never one for a revoked IOVA; once
+ * answered, the control thread's stale filter (answered[], by iotlb_seq)
+ * drops a copy still queued, as for any other miss.
+ *
+ * Bounded and read-only: the walkers copy each descriptor once, mask or
+ * check every index, never follow more than IOVH_LOOKAHEAD_DESCS
+ * descriptors, and touch neither the ring state nor the translation
+ * cache. Nothing here runs unless a translation just missed.
+ */
+
+bool
+iovh_lookahead_begin(struct iovh_dev *dev, struct iovh_vq *vq,
+		struct iovh_lookahead *la)
+{
+	uint64_t now = rte_get_tsc_cycles();
+
+	if (!vq->iommu)
+		return false;
+	if (vq->la_idx == vq->last_avail_idx && vq->la_tsc != 0 &&
+			now - vq->la_tsc < rte_get_tsc_hz() / 1000 *
+			IOVH_LOOKAHEAD_MS)
+		return false;
+	vq->la_idx = vq->last_avail_idx;
+	vq->la_tsc = now;
+	la->walks = IOVH_LOOKAHEAD_WALKS;
+	la->n = 0;
+	/* The blocked access just reported its page: not twice. */
+	if (now - vq->last_miss_tsc <
+			rte_get_tsc_hz() / 1000000 * MISS_REPORT_US)
+		la->page[la->n++] = vq->last_miss_iova;
+	/* Acquire, as in iovh_vq_iotlb_translate(): a miss recorded now is
+	 * older than every UPDATE not yet counted. */
+	la->seq = __atomic_load_n(&dev->iotlb_seq, __ATOMIC_ACQUIRE);
+	return true;
+}
+
+/* Report @p page unless this look-ahead already did. */
+static bool
+lookahead_report(struct iovh_dev *dev, struct iovh_vq *vq,
+		struct iovh_lookahead *la, uint64_t page, uint8_t perm)
+{
+	unsigned int i;
+
+	for (i = 0; i < la->n; i++)
+		if (la->page[i] == page)
+			return true;
+	if (la->n == IOVH_LOOKAHEAD_PAGES)
+		return false;
+	la->page[la->n++] = page;
+	return miss_push(dev, vq, page, perm, la->seq, rte_get_tsc_cycles(),
+			1);
+}
+
+bool
+iovh_lookahead_buf(struct iovh_dev *dev, struct iovh_vq *vq,
+		struct iovh_lookahead *la, uint64_t addr, uint64_t len,
+		uint8_t perm)
+{
+	const uint64_t pmask = (1ULL << IOTLB_PAGE_SHIFT) - 1;
+	const struct iovh_iotlb_map *m;
+	uint64_t last, page, bl;
+
+	if (len == 0)
+		return true;
+	last = addr + (len - 1);
+	if (last < addr)
+		return true;	/* wraps: a bad chain, nothing to ask for */
+	page = addr & ~pmask;
+	for (;;) {
+		if (la->walks == 0)
+			return false;
+		la->walks--;
+		m = iovh_iotlb_find(&dev->iotlb, page, &bl);
+		if (m == NULL || (m->perm & perm) != perm) {
+			if (!lookahead_report(dev, vq, la, page, perm))
+				return false;
+			bl = page | pmask;
+		}
+		/* The block found (or the page asked for) ends at bl. */
+		if (bl >= last)
+			return true;
+		page = bl + 1;
+	}
+}
+
+uint64_t
+iovh_lookahead_table(struct iovh_dev *dev, struct iovh_vq *vq,
+		struct iovh_lookahead *la, uint64_t addr, uint64_t len)
+{
+	const struct iovh_iotlb_map *m;
+	uint64_t bl;
+
+	if (len == 0 || addr + (len - 1) < addr || la->walks == 0)
+		return 0;
+	la->walks--;
+	m = iovh_iotlb_find(&dev->iotlb, addr, &bl);
+	if (m != NULL && (m->perm & VHU_ACCESS_RO) == VHU_ACCESS_RO &&
+			addr + (len - 1) <= bl)
+		return m->hva + (addr - m->iova);
+	/* Not (all) there: ask for what is missing, skip the table. */
+	iovh_lookahead_buf(dev, vq, la, addr, len, VHU_ACCESS_RO);
+	return 0;
 }
 
 uint64_t

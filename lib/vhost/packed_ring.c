@@ -850,6 +850,69 @@ batch_fits(const struct iovh_vq *vq, uint16_t todo)
 		vq->shadow_count + BATCH <= IOVH_SHADOW_USED;
 }
 
+/*
+ * After a miss: the chains the driver made available from last_avail_idx
+ * on (the blocked one included) have every unmapped page of their buffers
+ * asked for now (see iotlb_poll.c). Read-only and bounded like the split
+ * walk: a chain is available when its head is (as in chain_take()), each
+ * descriptor is copied once, at most IOVH_LOOKAHEAD_DESCS in all.
+ */
+void __rte_cold
+iovh_packed_lookahead(struct iovh_dev *dev, struct iovh_vq *vq, uint8_t perm)
+{
+	const struct vring_packed_desc *ring = vq->desc_packed;
+	uint32_t chains = IOVH_LOOKAHEAD_CHAINS, descs = IOVH_LOOKAHEAD_DESCS;
+	uint32_t slots = vq->size, nent, t;
+	uint16_t pos = vq->last_avail_idx, flags;
+	const struct vring_packed_desc *table;
+	uint8_t wrap = vq->avail_wrap;
+	struct iovh_lookahead la;
+	struct vring_packed_desc d;
+	uint64_t hva;
+	bool head = true;
+
+	if (!iovh_lookahead_begin(dev, vq, &la))
+		return;
+	/* Never more than one lap: slots counts what was looked at. */
+	while (chains > 0 && slots > 0 && descs > 0) {
+		if (head) {
+			/* Acquire: pairs with the driver's barrier before
+			 * the head's flags, as in chain_take(). */
+			flags = __atomic_load_n(&ring[pos].flags,
+					__ATOMIC_ACQUIRE);
+			if (!desc_is_avail(flags, wrap))
+				return;
+		}
+		desc_copy(&ring[pos], &d);
+		pos_advance(vq, &pos, &wrap, 1);
+		slots--;
+		descs--;
+		head = !(d.flags & VRING_DESC_F_NEXT);
+		if (head)
+			chains--;
+		if (!(d.flags & VRING_DESC_F_INDIRECT)) {
+			if (!iovh_lookahead_buf(dev, vq, &la, d.addr, d.len,
+					perm))
+				return;
+			continue;
+		}
+		if (d.len == 0 || d.len % sizeof(d) != 0 ||
+				d.len / sizeof(d) > IOVH_MAX_CHAIN)
+			continue;
+		hva = iovh_lookahead_table(dev, vq, &la, d.addr, d.len);
+		if (hva == 0)
+			continue;
+		table = (const struct vring_packed_desc *)(uintptr_t)hva;
+		nent = d.len / sizeof(d);
+		for (t = 0; t < nent && descs > 0; t++, descs--) {
+			desc_copy(&table[t], &d);
+			if (!iovh_lookahead_buf(dev, vq, &la, d.addr, d.len,
+					perm))
+				return;
+		}
+	}
+}
+
 uint16_t
 iovh_packed_enqueue(struct iovh_dev *dev, struct iovh_vq *vq,
 		struct rte_mbuf **pkts, uint16_t count)
@@ -881,6 +944,7 @@ iovh_packed_enqueue(struct iovh_dev *dev, struct iovh_vq *vq,
 			break;
 		if (unlikely(r == RX_MISS)) {
 			vq->rx_missed = 1;
+			iovh_packed_lookahead(dev, vq, VHU_ACCESS_WO);
 			break;
 		}
 		if (likely(r == RX_DONE)) {
@@ -1171,6 +1235,8 @@ iovh_packed_dequeue(struct iovh_dev *dev, struct iovh_vq *vq,
 			break;
 		r = tx_packet(dev, vq, flags, cnt, pkts[got], mp);
 		if (unlikely(r == TX_NOMEM || r == TX_MISS)) {
+			if (r == TX_MISS)
+				iovh_packed_lookahead(dev, vq, VHU_ACCESS_RO);
 			id_release(vq, id);
 			mbuf_rewind(pkts[got]);
 			break;

@@ -645,6 +645,65 @@ restart:
 	return RX_DONE;
 }
 
+/*
+ * After a miss: the chains posted from last_avail_idx on (the blocked one
+ * included), up to @p avail_idx, have every unmapped page of their
+ * buffers asked for now (see iotlb_poll.c). Read-only: descriptors are
+ * copied once, indexes checked against the table they index, at most
+ * IOVH_LOOKAHEAD_DESCS of them in all, so a looping or hostile chain
+ * only ends the look-ahead early. Rule breaks are left to the real walk.
+ */
+void __rte_cold
+iovh_split_lookahead(struct iovh_dev *dev, struct iovh_vq *vq,
+		uint16_t avail_idx, uint8_t perm)
+{
+	uint32_t chains, descs = IOVH_LOOKAHEAD_DESCS, nent, i;
+	uint16_t idx = vq->last_avail_idx;
+	const struct vring_desc *table;
+	struct iovh_lookahead la;
+	struct vring_desc d;
+	uint64_t hva;
+	bool indirect;
+
+	if (!iovh_lookahead_begin(dev, vq, &la))
+		return;
+	/* The caller checked avail_idx - last_avail_idx <= size. */
+	chains = RTE_MIN((uint16_t)(avail_idx - idx),
+			(uint32_t)IOVH_LOOKAHEAD_CHAINS);
+	for (; chains > 0; chains--, idx++) {
+		table = vq->desc;
+		nent = vq->size;
+		indirect = false;
+		i = avail_entry(vq, idx);
+		while (i < nent) {
+			if (descs == 0)
+				return;
+			descs--;
+			desc_read(&table[i], &d);
+			if (d.flags & VRING_DESC_F_INDIRECT) {
+				if (indirect || d.len == 0 ||
+						d.len % sizeof(d) != 0)
+					break;
+				hva = iovh_lookahead_table(dev, vq, &la, d.addr,
+						d.len);
+				if (hva == 0)
+					break;
+				table = (const struct vring_desc *)(uintptr_t)hva;
+				nent = d.len / sizeof(d);
+				i = 0;
+				indirect = true;
+				continue;
+			}
+			if (!iovh_lookahead_buf(dev, vq, &la, d.addr, d.len,
+					perm))
+				return;
+			if (!(d.flags & VRING_DESC_F_NEXT))
+				break;
+			i = d.next;
+		}
+	}
+}
+
 /**
  * Copy @p count packets (or as many as the front-end has buffers for)
  * into the front-end's receive ring. The mbufs stay the caller's.
@@ -684,6 +743,7 @@ iovh_split_enqueue(struct iovh_dev *dev, struct iovh_vq *vq,
 			break;
 		if (unlikely(r == RX_MISS)) {
 			vq->rx_missed = 1;
+			iovh_split_lookahead(dev, vq, avail_idx, VHU_ACCESS_WO);
 			break;
 		}
 		if (likely(r == RX_DONE)) {
@@ -896,6 +956,9 @@ iovh_split_dequeue(struct iovh_dev *dev, struct iovh_vq *vq,
 			prefetch_avail_desc(vq, vq->last_avail_idx + 1);
 		r = tx_packet(dev, vq, head, pkts[got], mp);
 		if (unlikely(r == TX_NOMEM || r == TX_MISS)) {
+			if (r == TX_MISS)
+				iovh_split_lookahead(dev, vq, avail_idx,
+						VHU_ACCESS_RO);
 			mbuf_rewind(pkts[got]);
 			break;
 		}

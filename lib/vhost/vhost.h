@@ -149,17 +149,41 @@ struct iovh_miss {
 	uint64_t tsc;	/**< rte_rdtsc() when recorded, for miss_lat. */
 	uint32_t seq;	/**< dev->iotlb_seq when the miss happened. */
 	uint8_t perm;
+	uint8_t ahead;	/**< Found by a look-ahead, not by a blocked access. */
 };
 
 /** Poll-thread misses whose latency the control thread still times. */
 #define IOVH_MISS_LAT_WAIT 64
 
-/** Misses a virtqueue can have in flight to the control thread. */
-#define IOVH_MISS_RING 16
+/** Misses a virtqueue can have in flight to the control thread (room
+ * for one look-ahead batch plus the blocked access's own reports). */
+#define IOVH_MISS_RING 64
 /** Packets an enqueue holds while the IOTLB misses (then: short burst). */
 #define IOVH_BACKLOG 256
-/** A chain whose translation keeps missing this long is a bad chain. */
-#define IOVH_MISS_STALL_MS 1000
+/**
+ * A chain whose translation keeps missing this long is a bad chain. Long
+ * on purpose: a front-end that answers, however slowly (QEMU while it
+ * migrates, a loaded host: answers of over a second were seen), must not
+ * lose data; the miss is sent again every IOVH_MISS_RESEND_MS meanwhile.
+ * Only a front-end that never answers (QEMU is silent on an IOVA the
+ * guest did not map) costs the queue this long, and only that queue:
+ * the others, and the other ports, keep running (see doc/design.rst).
+ */
+#define IOVH_MISS_STALL_MS 10000
+
+/*
+ * After a miss, the chains posted behind the blocked one are looked at
+ * (read-only) and every page of theirs that has no translation is asked
+ * for at once: one round trip then serves the whole backlog instead of
+ * one per parked packet. Bounds: chains and descriptors visited, table
+ * walks, and pages reported per look-ahead.
+ */
+#define IOVH_LOOKAHEAD_CHAINS 32
+#define IOVH_LOOKAHEAD_DESCS 64
+#define IOVH_LOOKAHEAD_WALKS 256
+#define IOVH_LOOKAHEAD_PAGES 48
+/** The same look-ahead (same blocked position) is not redone sooner. */
+#define IOVH_LOOKAHEAD_MS 100
 
 struct iovh_dev;
 struct rte_mbuf;
@@ -236,6 +260,8 @@ struct iovh_vq {
 	uint64_t c_gpa;		/**< Guest-physical address of c_iova. */
 	uint64_t last_miss_iova;	/**< Last miss reported (page). */
 	uint64_t last_miss_tsc;
+	uint64_t la_tsc;	/**< Last look-ahead (poll thread)... */
+	uint16_t la_idx;	/**< ...and the position it started from. */
 	uint32_t miss_head;	/**< Written by the poll thread. */
 	uint32_t miss_tail;	/**< Written by the control thread. */
 	struct iovh_miss miss[IOVH_MISS_RING];
@@ -329,7 +355,7 @@ struct iovh_dev {
 		uint64_t iova;		/**< Page. */
 		uint64_t sent_ms;
 		uint8_t perm;
-	} pending[32];
+	} pending[128];	/* holds several look-ahead batches */
 	uint32_t npending;
 	/**
 	 * Pages whose miss was answered, with the UPDATE count at the time:
@@ -534,6 +560,48 @@ void iovh_vq_notify(struct iovh_vq *vq);
 /** Report a miss to the control thread (rate-limited). Poll thread. */
 void iovh_vq_report_miss(struct iovh_dev *dev, struct iovh_vq *vq,
 		uint64_t iova, uint8_t perm, uint32_t seq);
+
+/** State of one look-ahead after a miss (see IOVH_LOOKAHEAD_CHAINS). */
+struct iovh_lookahead {
+	uint32_t seq;		/**< dev->iotlb_seq before the first walk. */
+	uint16_t walks;		/**< Table walks left. */
+	uint16_t n;		/**< Pages reported. */
+	uint64_t page[IOVH_LOOKAHEAD_PAGES];
+};
+
+/**
+ * Start a look-ahead on @p vq after a miss, unless one from the same ring
+ * position ran less than IOVH_LOOKAHEAD_MS ago. Poll thread, cold path.
+ * @return whether to walk.
+ */
+bool iovh_lookahead_begin(struct iovh_dev *dev, struct iovh_vq *vq,
+		struct iovh_lookahead *la);
+
+/**
+ * Report every page of the guest buffer [@p addr, @p addr + @p len) that
+ * the IOTLB does not map for @p perm (once per look-ahead). Never changes
+ * the translation cache. Poll thread.
+ * @return false when the look-ahead's budget is spent: stop walking.
+ */
+bool iovh_lookahead_buf(struct iovh_dev *dev, struct iovh_vq *vq,
+		struct iovh_lookahead *la, uint64_t addr, uint64_t len,
+		uint8_t perm);
+
+/**
+ * Host address of an indirect table [@p addr, @p addr + @p len) to read
+ * during a look-ahead: only when one IOTLB block maps all of it readable;
+ * else 0, with its missing pages reported. Poll thread.
+ */
+uint64_t iovh_lookahead_table(struct iovh_dev *dev, struct iovh_vq *vq,
+		struct iovh_lookahead *la, uint64_t addr, uint64_t len);
+
+/** Look ahead of a miss on a split ring, up to @p avail_idx. */
+void iovh_split_lookahead(struct iovh_dev *dev, struct iovh_vq *vq,
+		uint16_t avail_idx, uint8_t perm);
+
+/** Look ahead of a miss on a packed ring. */
+void iovh_packed_lookahead(struct iovh_dev *dev, struct iovh_vq *vq,
+		uint8_t perm);
 
 /** Translate through the IOTLB; see iovh_vq_translate(). */
 uint64_t iovh_vq_iotlb_translate(struct iovh_dev *dev, struct iovh_vq *vq,
