@@ -1819,6 +1819,100 @@ dirty_log_used_wrap(void)
 	return pools_full();
 }
 
+/*
+ * With an IOMMU, a miss looks ahead over the chains posted behind the
+ * blocked one: every unmapped page of their buffers is reported at once
+ * (through a mapped indirect table, too), each once; a chain that loops
+ * only ends the walk; nothing is consumed. Then a TX miss does the same
+ * for read access.
+ */
+static int
+iommu_lookahead(void)
+{
+	const uint64_t tio = 0x10000000, un = 0x40000000;
+	static const uint64_t want[] = {
+		un, un + 0x1000, un + 0x2000, un + 0x3000, un + 0x4000,
+		un + 0x5000,
+	};
+	struct tbuf b0 = { un + 0x10, 0x100, W };
+	struct tbuf b1 = { un + 0x1800, 0x1000, W };
+	struct tbuf ind = { tio, 2 * sizeof(struct vring_desc), IND };
+	struct tbuf tbl[2] = { { un + 0x3000, 0x100, W },
+		{ un + 0x4000, 0x100, W } };
+	struct tbuf txb = { un + 0x7000, 0x100, 0 };
+	struct rte_mbuf *m, *pkts[2];
+	uint16_t loop;
+	unsigned int i;
+	int efd;
+
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	TEST_ASSERT(efd >= 0, "eventfd: %d", errno);
+	F.dev->miss_efd = efd;
+	TEST_ASSERT_SUCCESS(iovh_iotlb_init(&F.dev->iotlb, 16), "");
+	TEST_ASSERT_SUCCESS(iovh_iotlb_insert(&F.dev->iotlb, tio, tio + 0xfff,
+		(uint64_t)(uintptr_t)g2h(RB_GPA, PAGE), RB_GPA,
+		VHU_ACCESS_RW, NULL, 0), "");
+	iovh_iotlb_reclaim(&F.dev->iotlb);
+	F.vq->iommu = 1;
+	F.vq->c_gen = F.dev->iotlb.gen;
+	F.vq->c_iova = 1;
+	F.vq->c_last = 0;
+	iovh_vq_iotlb_sync(F.dev, F.vq);
+
+	drv_post(&b0, 1);
+	drv_post(&b1, 1);
+	drv_table(RB_GPA, tbl, 2);
+	drv_post(&ind, 1);
+	/* A chain that points at itself. */
+	loop = F.next_desc;
+	drv_set_desc(loop, un + 0x5000, 0x100, W | VRING_DESC_F_NEXT, loop);
+	F.next_desc = (F.next_desc + 1) % F.size;
+	drv_avail(loop);
+
+	m = pkt1(64, 60);
+	TEST_ASSERT_EQUAL(enq(&m, 1), 0, "");
+	TEST_ASSERT(F.vq->rx_missed, "");
+	TEST_ASSERT_EQUAL(used_idx(), 0, "nothing used");
+	TEST_ASSERT_EQUAL(F.vq->last_avail_idx, 0, "nothing consumed");
+	TEST_ASSERT_EQUAL(F.vq->miss_head, RTE_DIM(want),
+		"one report per missing page, got %u", F.vq->miss_head);
+	for (i = 0; i < RTE_DIM(want); i++) {
+		TEST_ASSERT_EQUAL(F.vq->miss[i].iova & ~(PAGE - 1), want[i],
+			"report %u: 0x%" PRIx64, i, F.vq->miss[i].iova);
+		TEST_ASSERT_EQUAL(F.vq->miss[i].perm, VHU_ACCESS_WO, "");
+		TEST_ASSERT_EQUAL(F.vq->miss[i].ahead, i > 0, "report %u", i);
+	}
+	/* Still blocked on the next burst: the same look-ahead not redone. */
+	TEST_ASSERT_EQUAL(enq(&m, 1), 0, "");
+	TEST_ASSERT_EQUAL(F.vq->miss_head, RTE_DIM(want), "not redone");
+	rte_pktmbuf_free(m);
+
+	/* Guest TX: a miss asks for the buffers behind it, to read. */
+	F.vq->last_avail_idx = F.avail_idx;
+	F.vq->miss_tail = F.vq->miss_head;
+	drv_post(&txb, 1);
+	txb.gpa = un + 0x8000;
+	drv_post(&txb, 1);
+	TEST_ASSERT_EQUAL(deq(pkts, 2), 0, "");
+	TEST_ASSERT_EQUAL(F.vq->miss_head - F.vq->miss_tail, 2, "");
+	for (i = 0; i < 2; i++) {
+		const struct iovh_miss *r =
+			&F.vq->miss[(F.vq->miss_tail + i) % IOVH_MISS_RING];
+
+		TEST_ASSERT_EQUAL(r->iova & ~(PAGE - 1), un + 0x7000 + i * PAGE,
+			"TX report %u", i);
+		TEST_ASSERT_EQUAL(r->perm, VHU_ACCESS_RO, "");
+	}
+	TEST_ASSERT_EQUAL(used_idx(), 0, "nothing used");
+
+	F.vq->iommu = 0;
+	iovh_iotlb_fini(&F.dev->iotlb);
+	memset(&F.dev->iotlb, 0, sizeof(F.dev->iotlb));
+	F.dev->miss_efd = -1;
+	close(efd);
+	return pools_full();
+}
+
 static const struct iovh_test_case split_ring_cases[] = {
 	TEST_CASE(rx_single),
 	TEST_CASE(rx_legacy_hdr),
@@ -1841,6 +1935,7 @@ static const struct iovh_test_case split_ring_cases[] = {
 	TEST_CASE(large_burst),
 	TEST_CASE(mrg_flush_rollback),
 	TEST_CASE(index_wrap),
+	TEST_CASE(iommu_lookahead),
 	TEST_CASE(bad_loop),
 	TEST_CASE(bad_self_loop),
 	TEST_CASE(bad_next_oob),
