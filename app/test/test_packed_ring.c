@@ -1288,7 +1288,7 @@ iommu_lookahead(void)
 		{ ro + 0x100, 0x100, W },
 	};
 	struct rte_mbuf *m;
-	unsigned int i;
+	unsigned int i, n;
 
 	TEST_ASSERT_SUCCESS(iovh_iotlb_init(&F.dev->iotlb, 16), "");
 	TEST_ASSERT_SUCCESS(iovh_iotlb_insert(&F.dev->iotlb, io, io + 0xfff,
@@ -1324,7 +1324,10 @@ iommu_lookahead(void)
 	TEST_ASSERT_EQUAL(efd_take(F.miss_efd), 1, "one wake-up");
 	/* The next burst, still blocked: nothing new to ask. */
 	TEST_ASSERT_EQUAL(enq(&m, 1), 0, "");
-	TEST_ASSERT_EQUAL(F.vq->miss_head, RTE_DIM(want), "not redone");
+	/* (The blocked access itself may report again: timing.) */
+	for (i = 0, n = 0; i < F.vq->miss_head; i++)
+		n += F.vq->miss[i].ahead;
+	TEST_ASSERT_EQUAL(n, RTE_DIM(want) - 1, "look-ahead not redone");
 
 	/* The answers come: the blocked buffer is used. */
 	TEST_ASSERT_SUCCESS(iovh_iotlb_insert(&F.dev->iotlb, un, un + 0x2fff,

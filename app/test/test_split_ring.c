@@ -1842,7 +1842,7 @@ iommu_lookahead(void)
 	struct tbuf txb = { un + 0x7000, 0x100, 0 };
 	struct rte_mbuf *m, *pkts[2];
 	uint16_t loop;
-	unsigned int i;
+	unsigned int i, n;
 	int efd;
 
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -1884,7 +1884,10 @@ iommu_lookahead(void)
 	}
 	/* Still blocked on the next burst: the same look-ahead not redone. */
 	TEST_ASSERT_EQUAL(enq(&m, 1), 0, "");
-	TEST_ASSERT_EQUAL(F.vq->miss_head, RTE_DIM(want), "not redone");
+	/* (The blocked access itself may report again: timing.) */
+	for (i = 0, n = 0; i < F.vq->miss_head; i++)
+		n += F.vq->miss[i].ahead;
+	TEST_ASSERT_EQUAL(n, RTE_DIM(want) - 1, "look-ahead not redone");
 	rte_pktmbuf_free(m);
 
 	/* Guest TX: a miss asks for the buffers behind it, to read. */

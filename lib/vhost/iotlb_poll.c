@@ -112,10 +112,8 @@ iovh_lookahead_begin(struct iovh_dev *dev, struct iovh_vq *vq,
 	vq->la_tsc = now;
 	la->walks = IOVH_LOOKAHEAD_WALKS;
 	la->n = 0;
-	/* The blocked access just reported its page: not twice. */
-	if (now - vq->last_miss_tsc <
-			rte_get_tsc_hz() / 1000000 * MISS_REPORT_US)
-		la->page[la->n++] = vq->last_miss_iova;
+	/* The blocked access reported its page itself: not twice. */
+	la->page[la->n++] = vq->blocked_page;
 	/* Acquire, as in iovh_vq_iotlb_translate(): a miss recorded now is
 	 * older than every UPDATE not yet counted. */
 	la->seq = __atomic_load_n(&dev->iotlb_seq, __ATOMIC_ACQUIRE);
@@ -235,6 +233,7 @@ iovh_vq_iotlb_translate(struct iovh_dev *dev, struct iovh_vq *vq,
 			return 0;
 		}
 		vq->xlate_miss = 1;
+		vq->blocked_page = iova & ~((1ULL << IOTLB_PAGE_SHIFT) - 1);
 		iovh_vq_report_miss(dev, vq, iova, perm, seq);
 		return 0;
 	}

@@ -260,6 +260,7 @@ struct iovh_vq {
 	uint64_t c_gpa;		/**< Guest-physical address of c_iova. */
 	uint64_t last_miss_iova;	/**< Last miss reported (page). */
 	uint64_t last_miss_tsc;
+	uint64_t blocked_page;	/**< Page of the last miss (poll thread). */
 	uint64_t la_tsc;	/**< Last look-ahead (poll thread)... */
 	uint16_t la_idx;	/**< ...and the position it started from. */
 	uint32_t miss_head;	/**< Written by the poll thread. */
