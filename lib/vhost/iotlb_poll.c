@@ -228,7 +228,15 @@ iovh_vq_iotlb_translate(struct iovh_dev *dev, struct iovh_vq *vq,
 			vq->miss_since = now;
 		} else if (now - vq->miss_since >
 				rte_get_tsc_hz() / 1000 * IOVH_MISS_STALL_MS) {
-			vq->miss_since = 0;
+			/*
+			 * A front-end that left a miss unanswered this long
+			 * is not answering: until the queue moves again (the
+			 * burst functions then clear miss_since), each
+			 * further chain that misses waits only
+			 * IOVH_MISS_STALL_NEXT_MS, not the whole limit again.
+			 */
+			vq->miss_since = now - rte_get_tsc_hz() / 1000 *
+				(IOVH_MISS_STALL_MS - IOVH_MISS_STALL_NEXT_MS);
 			vq->xlate_miss = 0;
 			return 0;
 		}

@@ -170,6 +170,10 @@ struct iovh_miss {
  * the others, and the other ports, keep running (see doc/design.rst).
  */
 #define IOVH_MISS_STALL_MS 10000
+/** After a stall, and until the queue moves, the limit for each further
+ * chain (so a front-end that stopped answering costs 10 s once, not per
+ * chain). */
+#define IOVH_MISS_STALL_NEXT_MS 1000
 
 /*
  * After a miss, the chains posted behind the blocked one are looked at

@@ -2783,8 +2783,8 @@ def a_iotlb_invalidate_rings_running(S):
 def a_iotlb_tx_miss_unanswered(S, packed=False):
 	"""TX buffers invalidated and the misses never answered: the
 	back-end asks (MISS, read permission), then after the stall limit
-	(IOVH_MISS_STALL_MS, 10 s) hands the chains back as bad; mapped
-	again, traffic resumes."""
+	(IOVH_MISS_STALL_MS, 10 s; 1 s for each further chain) hands the
+	chains back as bad; mapped again, traffic resumes."""
 	d = iommu_dev(S, answer_misses=False, packed=packed)
 	before = S.tp.xstat(S.port_i, 'rx_q0_bad_desc')
 	lo, n = IOVA0 + d.txbuf_off, BUF * d.qsize
