@@ -169,4 +169,24 @@ iovh_net_hdr_to_mbuf(const struct virtio_net_hdr *hdr, struct rte_mbuf *m,
  */
 void iovh_net_rx_sw_csum(struct rte_mbuf *m);
 
+/**
+ * Copy @p len bytes of a virtio-net header (or a piece of one, never more
+ * than sizeof(struct virtio_net_hdr_mrg_rxbuf)). The two whole-header
+ * sizes get a copy of constant size, which the compiler turns into two
+ * moves: a copy of variable size is a call into libc, once per packet in
+ * each direction.
+ *
+ * Thread-safety: any; copies bytes only.
+ */
+static __rte_always_inline void
+iovh_net_hdr_copy(void *dst, const void *src, uint32_t len)
+{
+	if (likely(len == sizeof(struct virtio_net_hdr_mrg_rxbuf)))
+		memcpy(dst, src, sizeof(struct virtio_net_hdr_mrg_rxbuf));
+	else if (len == sizeof(struct virtio_net_hdr))
+		memcpy(dst, src, sizeof(struct virtio_net_hdr));
+	else
+		memcpy(dst, src, len);
+}
+
 #endif /* IOVH_NET_HDR_H */

@@ -763,7 +763,8 @@ restart:
 	/* Header last: now num_buffers is known. Logged like the data. */
 	hdr.num_buffers = nbufs;
 	for (i = 0, off = 0; i < h.n; off += h.p[i].len, i++) {
-		memcpy(h.p[i].dst, (const uint8_t *)&hdr + off, h.p[i].len);
+		iovh_net_hdr_copy(h.p[i].dst, (const uint8_t *)&hdr + off,
+				h.p[i].len);
 		iovh_log_write(dev, h.p[i].gpa, h.p[i].len);
 	}
 	if (unlikely(ol_bad != 0))
@@ -830,7 +831,7 @@ rx_batch(struct iovh_dev *dev, struct iovh_vq *vq, struct rte_mbuf **pkts)
 		if (unlikely(iovh_net_hdr_from_mbuf(&hdr.hdr, pkts[i],
 				vq->ol) != 0))
 			stat_add(&vq->stats.ol_errors, 1);
-		memcpy(dst, &hdr, vq->hdr_len);
+		iovh_net_hdr_copy(dst, &hdr, vq->hdr_len);
 		rte_memcpy(dst + vq->hdr_len,
 				rte_pktmbuf_mtod(pkts[i], const void *),
 				pkts[i]->pkt_len);
@@ -1086,8 +1087,9 @@ tx_packet(struct iovh_dev *dev, struct iovh_vq *vq, uint16_t head_flags,
 			src = (const uint8_t *)(uintptr_t)hva;
 			if (unlikely(hdr_left > 0)) {
 				n = RTE_MIN((uint32_t)plen, hdr_left);
-				memcpy((uint8_t *)&hdr + (vq->hdr_len -
-						hdr_left), src, n);
+				iovh_net_hdr_copy((uint8_t *)&hdr +
+						(vq->hdr_len - hdr_left),
+						src, n);
 				hdr_left -= n;
 				src += n;
 				plen -= n;
@@ -1171,7 +1173,7 @@ tx_batch(struct iovh_dev *dev, struct iovh_vq *vq, struct rte_mbuf **pkts)
 	}
 	for (i = 0; i < BATCH; i++) {
 		plen = d[i].len - vq->hdr_len;
-		memcpy(&hdr, src[i], vq->hdr_len);
+		iovh_net_hdr_copy(&hdr, src[i], vq->hdr_len);
 		rte_memcpy(rte_pktmbuf_mtod(pkts[i], void *),
 				src[i] + vq->hdr_len, plen);
 		pkts[i]->data_len = plen;

@@ -637,7 +637,8 @@ restart:
 	/* Header last: now num_buffers is known. Logged like the data. */
 	hdr.num_buffers = nbufs;
 	for (i = 0, off = 0; i < h.n; off += h.p[i].len, i++) {
-		memcpy(h.p[i].dst, (const uint8_t *)&hdr + off, h.p[i].len);
+		iovh_net_hdr_copy(h.p[i].dst, (const uint8_t *)&hdr + off,
+				h.p[i].len);
 		iovh_log_write(dev, h.p[i].gpa, h.p[i].len);
 	}
 	if (unlikely(ol_bad != 0))
@@ -882,8 +883,9 @@ tx_packet(struct iovh_dev *dev, struct iovh_vq *vq, uint16_t head,
 			src = (const uint8_t *)(uintptr_t)hva;
 			if (unlikely(hdr_left > 0)) {
 				n = RTE_MIN((uint32_t)plen, hdr_left);
-				memcpy((uint8_t *)&hdr + (vq->hdr_len -
-						hdr_left), src, n);
+				iovh_net_hdr_copy((uint8_t *)&hdr +
+						(vq->hdr_len - hdr_left),
+						src, n);
 				hdr_left -= n;
 				src += n;
 				plen -= n;
