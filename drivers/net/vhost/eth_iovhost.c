@@ -130,6 +130,32 @@ iovh_pmd_tx_stuck(struct iovh_pmd_queue *q, struct rte_mbuf **pkts,
 	return nb_pkts;
 }
 
+/*
+ * Free the mbufs the library copied. In the common case (every one direct,
+ * a single segment, not shared, all from one pool) they go back to the
+ * pool in one put, with the checks rte_mbuf_raw_free() demands: that is
+ * what rte_pktmbuf_free_bulk() ends up doing, without its out-of-line
+ * per-segment walk. Anything else takes that generic path, whole.
+ */
+static __rte_always_inline void
+iovh_pmd_free_sent(struct rte_mbuf **pkts, uint16_t n)
+{
+	struct rte_mempool *mp = pkts[0]->pool;
+	const struct rte_mbuf *m;
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		m = pkts[i];
+		if (unlikely(m->pool != mp || !RTE_MBUF_DIRECT(m) ||
+				m->nb_segs != 1 || m->next != NULL ||
+				rte_mbuf_refcnt_read(m) != 1)) {
+			rte_pktmbuf_free_bulk(pkts, n);
+			return;
+		}
+	}
+	rte_mempool_put_bulk(mp, (void **)pkts, n);
+}
+
 static uint16_t
 iovh_pmd_tx_burst(void *txq, struct rte_mbuf **pkts, uint16_t nb_pkts)
 {
@@ -143,7 +169,7 @@ iovh_pmd_tx_burst(void *txq, struct rte_mbuf **pkts, uint16_t nb_pkts)
 		return iovh_pmd_tx_stuck(q, pkts, nb_pkts);
 	/* The library copied them; ethdev's contract makes them ours. */
 	iovh_pmd_count(&q->stats, pkts, n);
-	rte_pktmbuf_free_bulk(pkts, n);
+	iovh_pmd_free_sent(pkts, n);
 	/* The rest go back to the caller, which may retry or drop them. */
 	q->stats.missed += nb_pkts - n;
 	return n;
