@@ -762,6 +762,12 @@ restart:
 
 	/* Header last: now num_buffers is known. Logged like the data. */
 	hdr.num_buffers = nbufs;
+	/* Nearly always the whole header sits in one piece. */
+	if (likely(h.n == 1 && h.p[0].len == sizeof(hdr))) {
+		memcpy(h.p[0].dst, &hdr, sizeof(hdr));
+		iovh_log_write(dev, h.p[0].gpa, sizeof(hdr));
+		h.n = 0;
+	}
 	for (i = 0, off = 0; i < h.n; off += h.p[i].len, i++) {
 		iovh_net_hdr_copy(h.p[i].dst, (const uint8_t *)&hdr + off,
 				h.p[i].len);
