@@ -48,6 +48,9 @@ set -euo pipefail
 readonly SLACK=1024
 readonly ALL_CASES=split,split-nomrg,split-noinorder,packed,packed-noinorder,split-1518,packed-1518,iommu-prefault
 readonly MBUFS=32768
+# Fewest instructions per packet a real burst path spends on either side
+# (vhost, virtio-user) under callgrind; fewer means a wrong thread or count.
+readonly MIN_IPP=20
 
 SOCK_DIR=
 PREFIX=
@@ -196,6 +199,23 @@ run_fe()
 
 # --- callgrind -------------------------------------------------------------
 
+# "FILE SHARE" of the per-thread callgrind file in DIR (each with its
+# FILE.objects) that holds the most burst work (self cost in the vhost
+# side's and virtio-user's objects), SHARE its fraction of that work over
+# all threads. Fails if no thread has any.
+cg_pick_thread()
+{
+	local f
+	for f in "$1"/callgrind.out.*.objects; do
+		[[ -s $f ]] || continue
+		awk -v f="${f%.objects}" '
+			$2 ~ /librte_net_(virtio|vhost|iovhost)|librte_vhost/ { s += $1 }
+			END { printf "%.0f %s\n", s, f }' "$f"
+	done | awk '
+		{ t += $1; if ($1 > b) { b = $1; f = $2 } }
+		END { if (b > 0) printf "%s %.3f\n", f, b / t; else exit 1 }'
+}
+
 # Instructions per packet of the forwarding thread of one loop run under
 # callgrind. Appends "cg CASE DRV pkts vhost virtio other" to raw.txt.
 run_callgrind()
@@ -256,27 +276,58 @@ run_callgrind()
 		{ warn "[$label] no forward statistics in $log"; return 1; }
 	local pkts=$((v[fwd_rx_0] + v[$b]))
 	((pkts > 0)) || { warn "[$label] nothing forwarded under callgrind"; return 1; }
+	# A count to divide by only if each loop port got what the other sent.
+	if [[ $C_KIND == loop ]] && ! iovh_loop_conserved "$label" "$log" "$SLACK"; then
+		echo "cg $c $drv n/a - - - - refused: packets not conserved (see $log)" >>"$RAW"
+		return 1
+	fi
 
-	# The forwarding thread is the one that ran the burst functions
-	# (virtio-user's and the vhost side's) the most.
-	local f best='' best_ir=-1 ir
+	# Which of the per-thread files (--separate-threads=yes) is the
+	# forwarding lcore's: valgrind numbers its threads in creation order
+	# with reuse of freed slots, and names are no help (the main thread
+	# also calls the RX burst functions, when "start" flushes the queues),
+	# so it is the thread whose profile holds the burst work: the self
+	# cost in the vhost side's and virtio-user's objects. It must hold
+	# nearly all of that work of all threads, or the pick is refused.
+	# Costs pass through awk only: a thread's count is beyond 2^31 and
+	# mawk prints such a sum as "2.3e+09", which bash arithmetic rejects
+	# (the cause of a main-thread pick and a "0.0 instr/pkt" row).
+	local f pick
 	for f in "$dir"/callgrind.out.*-*; do
-		[[ -s $f ]] || continue
+		[[ -s $f && $f != *.objects ]] || continue
 		iovh_cg_objects "$f" >"$f.objects"
-		ir=$(awk '$2 ~ /librte_net_(virtio|vhost|iovhost)|librte_vhost/ { s += $1 }
-			END { print s + 0 }' "$f.objects")
-		if ((ir > best_ir)); then
-			best=$f best_ir=$ir
-		fi
 	done
-	[[ -n $best ]] || { warn "[$label] no callgrind output in $dir"; return 1; }
+	pick=$(cg_pick_thread "$dir") || true
+	local best='' share='' why=''
+	read -r best share <<<"$pick"
+	if [[ -z $best ]]; then
+		why="no per-thread callgrind output with burst work in $dir"
+	elif ! awk -v s="$share" 'BEGIN { exit !(s >= 0.95) }'; then
+		why="no single forwarding thread: ${best##*/} holds only $share of the burst work"
+	fi
+	local vhost='' virtio='' other=''
+	if [[ -z $why ]]; then
+		read -r vhost virtio other < <(awk '
+			$2 ~ /librte_net_iovhost|librte_net_vhost|librte_vhost/ { h += $1; next }
+			$2 ~ /librte_net_virtio/ { v += $1; next }
+			{ o += $1 }
+			END { printf "%.0f %.0f %.0f\n", h, v, o }' "$best.objects")
+		# Both sides touch every packet (the loop's virtio-user; with
+		# the front-end only the vhost side is in testpmd): under
+		# MIN_IPP instructions a packet is a wrong thread or count.
+		why=$(awk -v h="$vhost" -v v="$virtio" -v p="$pkts" -v m="$MIN_IPP" \
+			-v loop="$([[ $C_KIND == loop ]] && echo 1 || echo 0)" 'BEGIN {
+			if (h / p < m || (loop && v / p < m))
+				printf "implausible: vhost %.1f, virtio-user %.1f instr/pkt (< %d) over %d packets", h / p, v / p, m, p }')
+	fi
+	if [[ -n $why ]]; then
+		# A refused row: the report prints n/a and this reason; every
+		# thread's file stays for a look.
+		warn "[$label] callgrind: $why; kept all files in $dir"
+		echo "cg $c $drv n/a - - - - refused: $why" >>"$RAW"
+		return 1
+	fi
 	callgrind_annotate --inclusive=no --threshold=99 "$best" >"$dir/annotate.txt" 2>&1 || true
-	local vhost virtio other
-	read -r vhost virtio other < <(awk '
-		$2 ~ /librte_net_iovhost|librte_net_vhost|librte_vhost/ { h += $1; next }
-		$2 ~ /librte_net_virtio/ { v += $1; next }
-		{ o += $1 }
-		END { print h + 0, v + 0, o + 0 }' "$best.objects")
 	sort -rn "$best.objects" >"$dir/objects.txt"
 	# Empty RX polls on port 0 (testpmd --record-burst-stats, front-end
 	# runs only): polls that found nothing still cost instructions.
@@ -284,7 +335,7 @@ run_callgrind()
 	idle=$(grep -a -o 'RX-bursts : [0-9]* \[[0-9]*% of 0 pkts' "$log" |
 		tail -n1 | sed 's/.*\[\([0-9]*\)%.*/\1%/') || true
 	echo "cg $c $drv $pkts $vhost $virtio $other ${idle:--} $(negotiated_note "$log")" >>"$RAW"
-	info "callgrind: $c $drv: $pkts packets;" \
+	info "callgrind: $c $drv: $pkts packets, ${best##*/} ($share of the burst work);" \
 		"$(awk -v a="$vhost" -v b="$virtio" -v p="$pkts" \
 			'BEGIN { printf "vhost %.1f, virtio-user %.1f instr/pkt", a / p, b / p }')"
 	# Only the forwarding thread's file is kept; the others are large.
@@ -306,7 +357,8 @@ mpps_stats()
 ipp()
 {
 	awk -v c="$1" -v d="$2" -v col="$3" '
-		$1 == "cg" && $2 == c && $3 == d { printf "%.1f", $col / $4; found = 1 }
+		$1 == "cg" && $2 == c && $3 == d && $4 ~ /^[0-9]+$/ && $4 > 0 {
+			printf "%.1f", $col / $4; found = 1 }
 		END { if (!found) printf "n/a" }' "$RAW"
 }
 
@@ -382,6 +434,11 @@ report()
 			echo "| case | driver | packets | vhost side | virtio-user | rest (testpmd, mbuf, libc...) | total | empty polls | negotiated |"
 			echo "|---|---|---|---|---|---|---|---|---|"
 			awk '$1 == "cg" { n = ""; for (i = 9; i <= NF; i++) n = n (i > 9 ? " " : "") $i
+				# Refused by run_callgrind: no number, the reason.
+				if ($4 !~ /^[0-9]+$/) {
+					printf "| %s | %s | n/a | n/a | n/a | n/a | n/a | - | %s |\n", $2, $3, n
+					next
+				}
 				printf "| %s | %s | %d | %.1f | %.1f | %.1f | %.1f | %s | %s |\n",
 				$2, $3, $4, $5 / $4, $6 / $4, $7 / $4, ($5 + $6 + $7) / $4, $8, n }' "$RAW"
 			echo
