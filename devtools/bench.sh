@@ -288,7 +288,9 @@ run_callgrind()
 	# also calls the RX burst functions, when "start" flushes the queues),
 	# so it is the thread whose profile holds the burst work: the self
 	# cost in the vhost side's and virtio-user's objects. It must hold
-	# nearly all of that work of all threads, or the pick is refused.
+	# most of that work of all threads, or the pick is refused: the main
+	# thread's flush is a fixed cost (2-3 % of a 3 s run), a second
+	# forwarding thread would take half.
 	# Costs pass through awk only: a thread's count is beyond 2^31 and
 	# mawk prints such a sum as "2.3e+09", which bash arithmetic rejects
 	# (the cause of a main-thread pick and a "0.0 instr/pkt" row).
@@ -302,7 +304,7 @@ run_callgrind()
 	read -r best share <<<"$pick"
 	if [[ -z $best ]]; then
 		why="no per-thread callgrind output with burst work in $dir"
-	elif ! awk -v s="$share" 'BEGIN { exit !(s >= 0.95) }'; then
+	elif ! awk -v s="$share" 'BEGIN { exit !(s >= 0.75) }'; then
 		why="no single forwarding thread: ${best##*/} holds only $share of the burst work"
 	fi
 	local vhost='' virtio='' other=''
