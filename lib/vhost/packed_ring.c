@@ -139,6 +139,50 @@ id_release(struct iovh_vq *vq, uint16_t id)
 }
 
 /**
+ * Claim the four ids of a batch (each < size), all or none. When the four
+ * share one bitmap word (in-order drivers number them next to each other)
+ * that is one load and one store, with a duplicate inside the batch caught
+ * as a bit seen twice; otherwise one by one.
+ */
+static __rte_always_inline bool
+id_claim_batch(struct iovh_vq *vq, const uint16_t *id)
+{
+	unsigned int w = id[0] >> 6, i, j;
+	uint64_t bits = 0, dup = 0, b;
+
+	if (likely(((id[1] >> 6) ^ w) + ((id[2] >> 6) ^ w) +
+			((id[3] >> 6) ^ w) == 0)) {
+		for (i = 0; i < BATCH; i++) {
+			b = 1ULL << (id[i] & 63);
+			dup |= bits & b;
+			bits |= b;
+		}
+		if (unlikely((dup | (vq->id_busy[w] & bits)) != 0))
+			return false;
+		vq->id_busy[w] |= bits;
+		return true;
+	}
+	for (i = 0; i < BATCH; i++) {
+		if (!id_claim(vq, id[i])) {
+			for (j = 0; j < i; j++)
+				id_release(vq, id[j]);
+			return false;
+		}
+	}
+	return true;
+}
+
+/** Mask and expected value of a batch slot's flags in lap @p wrap. */
+#define BATCH_FLAGS_MASK (VRING_PACKED_DESC_F_AVAIL | \
+		VRING_PACKED_DESC_F_USED | VRING_DESC_F_NEXT | \
+		VRING_DESC_F_INDIRECT | VRING_DESC_F_WRITE)
+static __rte_always_inline uint16_t
+batch_flags_want(uint8_t wrap)
+{
+	return wrap ? VRING_PACKED_DESC_F_AVAIL : VRING_PACKED_DESC_F_USED;
+}
+
+/**
  * Rate limit for the error lines of the data path, shared by every poll
  * thread: at most one line a second per kind. A race only costs a
  * duplicate line.
@@ -200,6 +244,31 @@ used_push(struct iovh_vq *vq, uint16_t id, uint16_t count, uint32_t len)
 	pos_advance(vq, &vq->last_avail_idx, &vq->avail_wrap, count);
 }
 
+/**
+ * Stage the four one-slot buffers of a batch starting at @p pos; the
+ * caller checked pos + BATCH <= size (batch_fits()).
+ */
+static __rte_always_inline void
+used_push_batch(struct iovh_vq *vq, uint16_t pos, const uint16_t *id,
+		const uint32_t *len)
+{
+	struct iovh_packed_used *u = &vq->shadow_packed[vq->shadow_count];
+	unsigned int i;
+
+	for (i = 0; i < BATCH; i++) {
+		u[i].id = id[i];
+		u[i].count = 1;
+		u[i].len = len[i];
+	}
+	vq->shadow_count += BATCH;
+	pos += BATCH;
+	if (pos == vq->size) {
+		pos = 0;
+		vq->avail_wrap ^= 1;
+	}
+	vq->last_avail_idx = pos;
+}
+
 /** Take back every entry staged from @p n on; avail back to @p pos. */
 static __rte_always_inline void
 used_rollback(struct iovh_vq *vq, uint16_t n, uint16_t pos, uint8_t wrap)
@@ -238,8 +307,12 @@ used_write(struct iovh_vq *vq, bool coalesce)
 {
 	struct vring_packed_desc *ring = vq->desc_packed;
 	const struct iovh_packed_used *u = vq->shadow_packed;
-	uint16_t n = vq->shadow_count, pos, head, i;
-	uint32_t slots = 0;
+	uint64_t *busy = vq->id_busy;
+	/* Locals: the ring stores below may alias any 16/32-bit vq field
+	 * for the compiler, which would re-read them every entry. */
+	const uint16_t n = vq->shadow_count, size = vq->size;
+	uint16_t pos, head, i, id, fl;
+	uint32_t slots, len;
 	uint16_t head_flags;
 	uint8_t wrap;
 
@@ -247,29 +320,64 @@ used_write(struct iovh_vq *vq, bool coalesce)
 		return 0;
 	head = pos = vq->last_used_idx;
 	wrap = vq->used_wrap;
-	for (i = 0; i < n; i++) {
-		id_release(vq, u[i].id);
-		slots += u[i].count;
+	/*
+	 * Every id in flight is staged here (whoever claims one either
+	 * stages or releases it before the burst goes on), and all of them
+	 * go back now: clearing the words they fall in releases exactly
+	 * the ids in flight, with a store and no load per entry.
+	 */
+	if (n >= (size >> 6)) {
+		/* No more stores than entries: the whole bitmap. */
+		memset(busy, 0, ((size + 63u) >> 6) * sizeof(*busy));
+	} else {
+		for (i = 0; i < n; i++)
+			busy[u[i].id >> 6] = 0;
 	}
+	/*
+	 * The staged slots are those between used and avail: avail moved
+	 * on by exactly them (the two are equal between bursts), at most a
+	 * lap, and a whole lap shows as equal positions in different laps.
+	 */
+	slots = (uint16_t)(vq->last_avail_idx - pos);
+	if (vq->avail_wrap != wrap)
+		slots = (uint32_t)vq->last_avail_idx + size - pos;
 	if (coalesce) {
 		ring[head].id = u[n - 1].id;
 		ring[head].len = 0;
 		head_flags = used_flags(wrap, 0);
 		/* A burst takes at most a lap: slots <= size. */
-		pos_advance(vq, &pos, &wrap, (uint16_t)slots);
+		pos += (uint16_t)slots;
+		if (pos >= size) {
+			pos -= size;
+			wrap ^= 1;
+		}
 	} else {
 		head_flags = used_flags(wrap, u[0].len);
 		ring[head].id = u[0].id;
 		ring[head].len = u[0].len;
-		pos_advance(vq, &pos, &wrap, u[0].count);
+		/* used_flags(wrap, 0), kept up to date as wrap flips. */
+		fl = used_flags(wrap, 0);
 		for (i = 1; i < n; i++) {
-			ring[pos].id = u[i].id;
-			ring[pos].len = u[i].len;
+			pos += u[i - 1].count;
+			if (pos >= size) {
+				pos -= size;
+				wrap ^= 1;
+				fl ^= VRING_PACKED_DESC_F_AVAIL |
+					VRING_PACKED_DESC_F_USED;
+			}
+			id = u[i].id;
+			len = u[i].len;
+			ring[pos].id = id;
+			ring[pos].len = len;
 			/* Relaxed: published by the head's release below. */
 			__atomic_store_n(&ring[pos].flags,
-					used_flags(wrap, u[i].len),
+					fl | (len != 0 ? VRING_DESC_F_WRITE : 0),
 					__ATOMIC_RELAXED);
-			pos_advance(vq, &pos, &wrap, u[i].count);
+		}
+		pos += u[n - 1].count;
+		if (pos >= size) {
+			pos -= size;
+			wrap ^= 1;
 		}
 	}
 	/*
@@ -787,64 +895,74 @@ restart:
  * @return 0 when the four were placed.
  */
 static __rte_always_inline int
-rx_batch(struct iovh_dev *dev, struct iovh_vq *vq, struct rte_mbuf **pkts)
+rx_batch(struct iovh_dev *dev, struct iovh_vq *vq, struct rte_mbuf **pkts,
+		uint64_t *bytes)
 {
-	const struct vring_packed_desc *ring = &vq->desc_packed[vq->last_avail_idx];
+	/* Locals: the copies below store through uint8_t pointers, which
+	 * would make the compiler re-read every vq field after them. */
+	const uint16_t pos = vq->last_avail_idx, size = vq->size;
+	const uint16_t want = batch_flags_want(vq->avail_wrap) |
+		VRING_DESC_F_WRITE;
+	const uint32_t hdr_len = vq->hdr_len;
+	const uint16_t ol = vq->ol;
+	const struct vring_packed_desc *ring = &vq->desc_packed[pos];
 	struct virtio_net_hdr_mrg_rxbuf hdr;
-	struct vring_packed_desc d[BATCH];
-	uint64_t hva[BATCH], gpa[BATCH], len, need;
-	uint16_t f[BATCH];
-	unsigned int i, j;
+	uint64_t hva[BATCH], gpa[BATCH], addr[BATCH], len;
+	uint32_t need[BATCH], dlen[BATCH];
+	uint16_t id[BATCH];
+	unsigned int i, bad = 0;
+	uint64_t sum = 0;
 
-	for (i = 0; i < BATCH; i++) {
-		f[i] = __atomic_load_n(&ring[i].flags, __ATOMIC_RELAXED);
-		if (!desc_is_avail(f[i], vq->avail_wrap) ||
-				(f[i] & (VRING_DESC_F_NEXT |
-				VRING_DESC_F_INDIRECT)) ||
-				!(f[i] & VRING_DESC_F_WRITE) ||
-				pkts[i]->nb_segs != 1)
-			return -1;
-	}
+	/* One relaxed load per slot; any slot off the fast path shows as a
+	 * non-zero bit: not available, chained, indirect, not writable, or
+	 * a multi-segment packet. */
+	for (i = 0; i < BATCH; i++)
+		bad |= ((__atomic_load_n(&ring[i].flags, __ATOMIC_RELAXED) &
+				BATCH_FLAGS_MASK) ^ want) |
+			(pkts[i]->nb_segs ^ 1);
+	if (bad != 0)
+		return -1;
 	/*
 	 * Acquire fence: the four relaxed flag loads above are ordered
 	 * before every load below, as four load-acquires would be.
 	 */
 	rte_atomic_thread_fence(__ATOMIC_ACQUIRE);
 	for (i = 0; i < BATCH; i++) {
-		memcpy(&d[i], &ring[i], offsetof(struct vring_packed_desc,
-				flags));
-		rte_compiler_barrier();
-		need = vq->hdr_len + pkts[i]->pkt_len;
-		if (d[i].id >= vq->size || d[i].len < need)
-			return -1;
-		len = need;
-		hva[i] = iovh_vq_translate(dev, vq, d[i].addr, &len,
-				VHU_ACCESS_WO, &gpa[i]);
-		if (hva[i] == 0 || len != need)
-			return -1;
+		/* Each field read once; only the copies are used. */
+		addr[i] = ring[i].addr;
+		dlen[i] = ring[i].len;
+		id[i] = ring[i].id;
 	}
+	rte_compiler_barrier();
 	for (i = 0; i < BATCH; i++) {
-		if (!id_claim(vq, d[i].id)) {
-			for (j = 0; j < i; j++)
-				id_release(vq, d[j].id);
-			return -1;
-		}
+		need[i] = hdr_len + pkts[i]->pkt_len;
+		bad |= (id[i] >= size) | (dlen[i] < need[i]);
 	}
+	if (bad != 0)
+		return -1;
+	for (i = 0; i < BATCH; i++) {
+		len = need[i];
+		hva[i] = iovh_vq_translate(dev, vq, addr[i], &len,
+				VHU_ACCESS_WO, &gpa[i]);
+		if (hva[i] == 0 || len != need[i])
+			return -1;
+	}
+	if (unlikely(!id_claim_batch(vq, id)))
+		return -1;
 	hdr.num_buffers = 1;
 	for (i = 0; i < BATCH; i++) {
 		uint8_t *dst = (uint8_t *)(uintptr_t)hva[i];
 
-		if (unlikely(iovh_net_hdr_from_mbuf(&hdr.hdr, pkts[i],
-				vq->ol) != 0))
+		if (unlikely(iovh_net_hdr_from_mbuf(&hdr.hdr, pkts[i], ol) != 0))
 			stat_add(&vq->stats.ol_errors, 1);
-		iovh_net_hdr_copy(dst, &hdr, vq->hdr_len);
-		rte_memcpy(dst + vq->hdr_len,
-				rte_pktmbuf_mtod(pkts[i], const void *),
+		iovh_net_hdr_copy(dst, &hdr, hdr_len);
+		rte_memcpy(dst + hdr_len, rte_pktmbuf_mtod(pkts[i], const void *),
 				pkts[i]->pkt_len);
-		iovh_log_write(dev, gpa[i], vq->hdr_len + pkts[i]->pkt_len);
+		sum += pkts[i]->pkt_len;
+		iovh_log_write(dev, gpa[i], need[i]);
 	}
-	for (i = 0; i < BATCH; i++)
-		used_push(vq, d[i].id, 1, vq->hdr_len + pkts[i]->pkt_len);
+	used_push_batch(vq, pos, id, need);
+	*bytes += sum;
 	return 0;
 }
 
@@ -924,7 +1042,7 @@ uint16_t
 iovh_packed_enqueue(struct iovh_dev *dev, struct iovh_vq *vq,
 		struct rte_mbuf **pkts, uint16_t count)
 {
-	uint16_t old = vq->last_used_idx, i = 0, k;
+	uint16_t old = vq->last_used_idx, i = 0;
 	uint64_t bytes = 0, sent = 0, dropped = 0;
 	uint8_t old_wrap = vq->used_wrap;
 	uint32_t slots = 0;
@@ -935,9 +1053,8 @@ iovh_packed_enqueue(struct iovh_dev *dev, struct iovh_vq *vq,
 	vq->rx_missed = 0;
 	rte_prefetch0(&vq->desc_packed[vq->last_avail_idx]);
 	while (i < count) {
-		if (batch_fits(vq, count - i) && rx_batch(dev, vq, pkts + i) == 0) {
-			for (k = 0; k < BATCH; k++)
-				bytes += pkts[i + k]->pkt_len;
+		if (batch_fits(vq, count - i) &&
+				rx_batch(dev, vq, pkts + i, &bytes) == 0) {
 			sent += BATCH;
 			i += BATCH;
 			continue;
@@ -1136,59 +1253,66 @@ tx_packet(struct iovh_dev *dev, struct iovh_vq *vq, uint16_t head_flags,
  * @return 0 when the four were taken.
  */
 static __rte_always_inline int
-tx_batch(struct iovh_dev *dev, struct iovh_vq *vq, struct rte_mbuf **pkts)
+tx_batch(struct iovh_dev *dev, struct iovh_vq *vq, struct rte_mbuf **pkts,
+		uint64_t *bytes)
 {
-	const struct vring_packed_desc *ring = &vq->desc_packed[vq->last_avail_idx];
+	/* Locals, as in rx_batch(). */
+	const uint16_t pos = vq->last_avail_idx, size = vq->size;
+	const uint16_t want = batch_flags_want(vq->avail_wrap);
+	const uint32_t hdr_len = vq->hdr_len;
+	const uint16_t ol = vq->ol;
+	const struct vring_packed_desc *ring = &vq->desc_packed[pos];
+	static const uint32_t zero[BATCH];
 	struct virtio_net_hdr_mrg_rxbuf hdr;
-	struct vring_packed_desc d[BATCH];
 	const uint8_t *src[BATCH];
-	uint64_t len, gpa;
-	uint32_t plen;
-	uint16_t f;
-	unsigned int i, j;
+	uint64_t addr[BATCH], len, gpa, sum = 0;
+	uint32_t dlen[BATCH], plen;
+	uint16_t id[BATCH];
+	unsigned int i, bad = 0;
 
-	for (i = 0; i < BATCH; i++) {
-		f = __atomic_load_n(&ring[i].flags, __ATOMIC_RELAXED);
-		if (!desc_is_avail(f, vq->avail_wrap) ||
-				(f & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT |
-				VRING_DESC_F_WRITE)))
-			return -1;
-	}
+	/* One relaxed load per slot: available, and neither chained,
+	 * indirect nor device-writable, or no fast path. */
+	for (i = 0; i < BATCH; i++)
+		bad |= (__atomic_load_n(&ring[i].flags, __ATOMIC_RELAXED) &
+				BATCH_FLAGS_MASK) ^ want;
+	if (bad != 0)
+		return -1;
 	/* Acquire fence: as in rx_batch(). */
 	rte_atomic_thread_fence(__ATOMIC_ACQUIRE);
 	for (i = 0; i < BATCH; i++) {
-		memcpy(&d[i], &ring[i], offsetof(struct vring_packed_desc,
-				flags));
-		rte_compiler_barrier();
-		if (d[i].id >= vq->size || d[i].len <= vq->hdr_len ||
-				d[i].len - vq->hdr_len >
-				rte_pktmbuf_tailroom(pkts[i]))
-			return -1;
-		len = d[i].len;
+		addr[i] = ring[i].addr;
+		dlen[i] = ring[i].len;
+		id[i] = ring[i].id;
+	}
+	rte_compiler_barrier();
+	for (i = 0; i < BATCH; i++)
+		bad |= (id[i] >= size) | (dlen[i] <= hdr_len) |
+			(dlen[i] - hdr_len > rte_pktmbuf_tailroom(pkts[i]));
+	if (bad != 0)
+		return -1;
+	for (i = 0; i < BATCH; i++) {
+		len = dlen[i];
 		src[i] = (const uint8_t *)(uintptr_t)iovh_vq_translate(dev, vq,
-				d[i].addr, &len, VHU_ACCESS_RO, &gpa);
-		if (src[i] == NULL || len != d[i].len)
+				addr[i], &len, VHU_ACCESS_RO, &gpa);
+		if (src[i] == NULL || len != dlen[i])
 			return -1;
 	}
+	if (unlikely(!id_claim_batch(vq, id)))
+		return -1;
 	for (i = 0; i < BATCH; i++) {
-		if (!id_claim(vq, d[i].id)) {
-			for (j = 0; j < i; j++)
-				id_release(vq, d[j].id);
-			return -1;
-		}
-	}
-	for (i = 0; i < BATCH; i++) {
-		plen = d[i].len - vq->hdr_len;
-		iovh_net_hdr_copy(&hdr, src[i], vq->hdr_len);
+		plen = dlen[i] - hdr_len;
+		iovh_net_hdr_copy(&hdr, src[i], hdr_len);
 		rte_memcpy(rte_pktmbuf_mtod(pkts[i], void *),
-				src[i] + vq->hdr_len, plen);
+				src[i] + hdr_len, plen);
 		pkts[i]->data_len = plen;
 		pkts[i]->pkt_len = plen;
-		if (unlikely(iovh_net_hdr_to_mbuf(&hdr.hdr, pkts[i],
-				vq->ol) != 0))
+		sum += plen;
+		if (unlikely(iovh_net_hdr_to_mbuf(&hdr.hdr, pkts[i], ol) != 0))
 			stat_add(&vq->stats.ol_errors, 1);
-		used_push(vq, d[i].id, 1, 0);
 	}
+	/* Nothing is written into a TX buffer: every len is 0. */
+	used_push_batch(vq, pos, id, zero);
+	*bytes += sum;
 	return 0;
 }
 
@@ -1217,7 +1341,6 @@ iovh_packed_dequeue(struct iovh_dev *dev, struct iovh_vq *vq,
 	uint64_t bytes = 0, bad = 0, toobig = 0;
 	uint8_t old_wrap = vq->used_wrap;
 	uint32_t slots;
-	unsigned int k;
 	int r;
 
 	if (unlikely(vq->broken))
@@ -1233,9 +1356,7 @@ iovh_packed_dequeue(struct iovh_dev *dev, struct iovh_vq *vq,
 
 	while (got < n && vq->shadow_count < IOVH_SHADOW_USED) {
 		if (batch_fits(vq, n - got) &&
-				tx_batch(dev, vq, pkts + got) == 0) {
-			for (k = 0; k < BATCH; k++)
-				bytes += pkts[got + k]->pkt_len;
+				tx_batch(dev, vq, pkts + got, &bytes) == 0) {
 			got += BATCH;
 			continue;
 		}
