@@ -1320,15 +1320,23 @@ tx_batch(struct iovh_dev *dev, struct iovh_vq *vq, struct rte_mbuf **pkts,
 static __rte_always_inline uint16_t
 avail_scan(const struct iovh_vq *vq, uint16_t max)
 {
+	const struct vring_packed_desc *ring = vq->desc_packed;
+	const uint16_t size = vq->size;
+	const uint16_t mask = VRING_PACKED_DESC_F_AVAIL |
+		VRING_PACKED_DESC_F_USED;
 	uint16_t pos = vq->last_avail_idx, n = 0;
-	uint8_t wrap = vq->avail_wrap;
+	/* desc_is_avail() as one compare; flipped with the lap. */
+	uint16_t want = batch_flags_want(vq->avail_wrap);
 
 	/* Relaxed: only a count to size the mbuf allocation; each chain is
 	 * taken later with its own acquire. */
-	while (n < max && desc_is_avail(__atomic_load_n(
-			&vq->desc_packed[pos].flags, __ATOMIC_RELAXED), wrap)) {
+	while (n < max && (__atomic_load_n(&ring[pos].flags,
+			__ATOMIC_RELAXED) & mask) == want) {
 		n++;
-		pos_advance(vq, &pos, &wrap, 1);
+		if (++pos == size) {
+			pos = 0;
+			want ^= mask;
+		}
 	}
 	return n;
 }
