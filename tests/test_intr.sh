@@ -79,6 +79,8 @@ elog=$IOVH_LOG_DIR/echo.log
 # the odd packet lost there (an IOTLB matter, not an interrupt one), so
 # for it only a protocol error or a stall fails.
 runs=("--iommu off" "--iommu off --no-event-idx" "--iommu strict" "--iommu lazy")
+# IOVH_INTR_ECHO_RUNS="--iommu lazy" (say) repeats one echo phase alone.
+[ -z "${IOVH_INTR_ECHO_RUNS:-}" ] || runs=("$IOVH_INTR_ECHO_RUNS")
 timeout -s INT -k 10 "$TP_MAX_SECONDS" "$intr_app" echo ${#runs[@]} -l 0 --no-pci \
 	--file-prefix "$epfx" -d "$IOVH_PLUGIN" \
 	--vdev "net_vhost0,iface=$esock,iommu-support=1" > "$elog" 2>&1 &

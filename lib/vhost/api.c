@@ -326,16 +326,40 @@ iovh_vq_notify_enable(struct iovh_dev *dev, uint16_t vq_idx, bool enable)
 		return -EINVAL;
 	vq = dev->vq[vq_idx];
 	vq->notify_off = !enable;
-	/*
-	 * Rings taken away by the front-end's IOMMU: the request cannot be
-	 * written, so no kick may come for what is posted now. Tell the
-	 * caller to keep polling until the mapping is back.
-	 */
-	if (enable && __atomic_load_n(&vq->ring_wait, __ATOMIC_ACQUIRE))
-		ret = 1;
-	vq = burst_begin(dev, vq_idx);
-	if (vq == NULL)
+	rte_rcu_qsbr_thread_online(dev->qsbr, vq_idx);
+	/* Acquire pairs with the release in iovh_dev_update_ready(). */
+	if (unlikely(!__atomic_load_n(&vq->ready, __ATOMIC_ACQUIRE))) {
+		/*
+		 * Rings taken away by the front-end's IOMMU, or held by the
+		 * control thread (rings_hold(), a backlog flush): the request
+		 * cannot be written, so no kick may come for what is posted
+		 * now. Tell the caller to keep polling until the queue is
+		 * back; its next enable then writes the request.
+		 *
+		 * Ordering: ring_wait (or ctrl_flushing) = 1 is stored before
+		 * ready = 0, both store-release, so having loaded that
+		 * ready = 0 with acquire we see the flag. We load it while
+		 * still online: the control thread's quiesce after the hold
+		 * waits for us, so it cannot give the queue back (ring_wait
+		 * = 0) between our two loads. Loading ring_wait before ready,
+		 * as this did, let a hold land between them: 0 and 0, "not
+		 * pending", and the caller slept on chains the front-end
+		 * posted without a kick (no request was written). A queue
+		 * given back without a hold (the rings' UPDATE landed) stores
+		 * ready = 1 before ring_wait = 0: loading ready again after a
+		 * 0 flag sees it, and the caller polls it once more.
+		 */
+		if (enable && (__atomic_load_n(&vq->ring_wait,
+				__ATOMIC_ACQUIRE) ||
+				__atomic_load_n(&vq->ctrl_flushing,
+				__ATOMIC_ACQUIRE) ||
+				__atomic_load_n(&vq->ready, __ATOMIC_ACQUIRE)))
+			ret = 1;
+		rte_rcu_qsbr_thread_offline(dev->qsbr, vq_idx);
 		return ret;
+	}
+	if (vq->iommu)
+		iovh_vq_iotlb_sync(dev, vq);
 	/* Packed: the device event area says it all (DISABLE or not). */
 	if (vq->packed) {
 		iovh_packed_kick_update(vq);
