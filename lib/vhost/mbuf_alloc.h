@@ -29,7 +29,9 @@
 
 #include <stdint.h>
 
-struct rte_mbuf;
+#include <rte_branch_prediction.h>
+#include <rte_mbuf.h>
+
 struct rte_mempool;
 
 /** Buffers in the process-wide external-buffer pool. */
@@ -74,5 +76,25 @@ int iovh_mbuf_extbuf_grow(struct rte_mbuf *m, uint32_t len);
  */
 int iovh_mbuf_grow(struct rte_mbuf *m, struct rte_mbuf **seg,
 		struct rte_mempool *mp, uint16_t ol, uint64_t need);
+
+/**
+ * Take a half-built packet back to an empty single segment, so a dequeue
+ * can reuse the mbuf for the next chain (bad chain, miss, no memory).
+ * Thread-safety: the poll thread owning @p m.
+ */
+static __rte_always_inline void
+iovh_mbuf_rewind(struct rte_mbuf *m)
+{
+	/* Back to its own buffer; the external one goes back to its pool. */
+	if (unlikely(RTE_MBUF_HAS_EXTBUF(m)))
+		rte_pktmbuf_detach(m);
+	if (unlikely(m->next != NULL)) {
+		rte_pktmbuf_free(m->next);
+		m->next = NULL;
+		m->nb_segs = 1;
+	}
+	m->data_len = 0;
+	m->pkt_len = 0;
+}
 
 #endif /* IOVH_MBUF_ALLOC_H */

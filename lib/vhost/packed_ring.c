@@ -1100,22 +1100,6 @@ enum {
 	TX_TOOBIG,	/**< Cannot be linear (linear-buffer); dropped. */
 };
 
-/** Take a half-built packet back to an empty single segment. */
-static __rte_always_inline void
-mbuf_rewind(struct rte_mbuf *m)
-{
-	/* Back to its own buffer; the external one goes back to its pool. */
-	if (unlikely(RTE_MBUF_HAS_EXTBUF(m)))
-		rte_pktmbuf_detach(m);
-	if (unlikely(m->next != NULL)) {
-		rte_pktmbuf_free(m->next);
-		m->next = NULL;
-		m->nb_segs = 1;
-	}
-	m->data_len = 0;
-	m->pkt_len = 0;
-}
-
 /**
  * Bytes the rest of a chain holds: @p left of the current descriptor plus
  * the descriptors after it, read from a copy of the walk. Only a size hint
@@ -1375,19 +1359,19 @@ iovh_packed_dequeue(struct iovh_dev *dev, struct iovh_vq *vq,
 			if (r == TX_MISS)
 				iovh_packed_lookahead(dev, vq, VHU_ACCESS_RO);
 			id_release(vq, id);
-			mbuf_rewind(pkts[got]);
+			iovh_mbuf_rewind(pkts[got]);
 			break;
 		}
 		used_push(vq, id, cnt, 0);
 		if (unlikely(r == TX_BAD)) {
 			bad++;
 			bad_chain(vq, id);
-			mbuf_rewind(pkts[got]);
+			iovh_mbuf_rewind(pkts[got]);
 			continue;
 		}
 		if (unlikely(r == TX_TOOBIG)) {
 			toobig++;
-			mbuf_rewind(pkts[got]);
+			iovh_mbuf_rewind(pkts[got]);
 			continue;
 		}
 		bytes += pkts[got]->pkt_len;

@@ -781,22 +781,6 @@ enum {
 	TX_TOOBIG,	/**< Cannot be linear (linear-buffer); dropped. */
 };
 
-/** Take a half-built packet back to an empty single segment. */
-static __rte_always_inline void
-mbuf_rewind(struct rte_mbuf *m)
-{
-	/* Back to its own buffer; the external one goes back to its pool. */
-	if (unlikely(RTE_MBUF_HAS_EXTBUF(m)))
-		rte_pktmbuf_detach(m);
-	if (unlikely(m->next != NULL)) {
-		rte_pktmbuf_free(m->next);
-		m->next = NULL;
-		m->nb_segs = 1;
-	}
-	m->data_len = 0;
-	m->pkt_len = 0;
-}
-
 /**
  * Bytes the rest of a chain holds: what is left of the current descriptor
  * plus the lengths of the descriptors after it, read from a copy of the
@@ -967,7 +951,7 @@ iovh_split_dequeue(struct iovh_dev *dev, struct iovh_vq *vq,
 			if (r == TX_MISS)
 				iovh_split_lookahead(dev, vq, avail_idx,
 						VHU_ACCESS_RO);
-			mbuf_rewind(pkts[got]);
+			iovh_mbuf_rewind(pkts[got]);
 			break;
 		}
 		vq->last_avail_idx++;
@@ -977,7 +961,7 @@ iovh_split_dequeue(struct iovh_dev *dev, struct iovh_vq *vq,
 				bad++;
 			else
 				toobig++;
-			mbuf_rewind(pkts[got]);
+			iovh_mbuf_rewind(pkts[got]);
 			continue;
 		}
 		bytes += pkts[got]->pkt_len;
